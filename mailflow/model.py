@@ -1,0 +1,159 @@
+"""The nouns of mailflow, shared by every layer.
+
+Plain frozen dataclasses with no behaviour beyond conversion, so that pure
+layers (understand, playbook, compose) and the store can exchange them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+Kind = Literal[
+    "invite",
+    "update",
+    "cancel",
+    "reply",
+    "counter",
+    "request",
+    "contact_reply",
+    "owner_notes",
+    "ignored",
+    "unreadable",
+]
+Role = Literal["seeker", "adviser"]
+MeetingState = Literal["requested", "pending", "scheduled", "cancelled", "done"]
+StepState = Literal["pending", "sending", "sent", "uncertain", "failed", "skipped", "cancelled"]
+StepName = Literal[
+    "prep_request",
+    "homework_brief",
+    "summary_prompt",
+    "thank_you",
+    "take_action",
+    "follow_up",
+    "stay_in_touch",
+]
+Audience = Literal["owner", "contact"]
+
+#: who each step is written to; fixed, not configurable
+STEP_AUDIENCE: dict[str, Audience] = {
+    "prep_request": "contact",
+    "homework_brief": "owner",
+    "summary_prompt": "owner",
+    "thank_you": "contact",
+    "take_action": "owner",
+    "follow_up": "contact",
+    "stay_in_touch": "contact",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """An e-mail address (normalised: lower case, stripped) and a display name."""
+
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Attendee:
+    address: str
+    name: str = ""
+    partstat: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class SavedAttachment:
+    """An attachment worth keeping (a résumé, work samples)."""
+
+    filename: str  # already sanitised: no directories, no control characters
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What one message is.  The JSON of ``mailflow inspect`` is :meth:`to_json`."""
+
+    kind: Kind
+    method: str = ""
+    uid: str = ""
+    sequence: int = 0
+    dtstamp: datetime | None = None
+    recurrence_id: str = ""
+    recurring: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+    date: date | None = None  # all-day events: the day
+    timezone: str = ""
+    all_day: bool = False
+    summary: str = ""
+    description: str = ""
+    organizer: Person | None = None
+    attendees: tuple[Attendee, ...] = ()
+    counterpart: Person | None = None
+    location: str = ""
+    meeting_url: str = ""
+    proposed_times: tuple[datetime, ...] = ()
+    confidence: float = 0.0
+    reasons: tuple[str, ...] = ()
+    error: str = ""
+    # message facts
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+    sender: Person | None = None
+    subject: str = ""
+    sent_at: datetime | None = None
+    from_owner: bool = False  # From is an owner address and authentication (if configured) passed
+    trusted: bool = False  # may lead to mail to a third party
+    forwarded: bool = False
+    role_hint: Role | None = None  # "#adviser" / "#seeker" in the owner's text
+    notes: str = ""  # the owner's notes, quoted text and signature stripped
+    do_not_contact: bool = False  # the contact asked to stop
+    replied_to: str = ""  # the Message-ID of ours this message answers
+    attachments: tuple[SavedAttachment, ...] = ()
+    other_events: tuple[str, ...] = ()  # UIDs/summaries of VEVENTs kept but not chosen
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable, documented JSON schema of ``mailflow inspect``."""
+        data = asdict(self)
+        data.pop("attachments")
+        data.pop("description")
+        data["attachments"] = [
+            {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
+            for a in self.attachments
+        ]
+        return _jsonable(data)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a message lives: the source's own coordinates."""
+
+    account: str  # "mailbox" or a path for maildir
+    folder: str
+    uidvalidity: int
+    uid: int
+    location: str = ""  # human-readable: "imap://host/INBOX;UIDVALIDITY=1/;UID=42" or a file path
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a sink did with a message."""
+
+    message_id: str
+    where: str  # "smtp host:port", "Drafts on host", a file path
+    detail: str = ""
