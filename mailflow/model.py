@@ -126,7 +126,8 @@ class Understanding:
             {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
             for a in self.attachments
         ]
-        return _jsonable(data)
+        result: dict[str, Any] = _jsonable(data)
+        return result
 
 
 def _jsonable(value: Any) -> Any:

@@ -27,7 +27,9 @@ def run_secret_command(command: str, *, key: str) -> str:
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{key}: the command `{command}` did not finish within {COMMAND_TIMEOUT:.0f} s") from None
+        raise ConfigError(
+            f"{key}: the command `{command}` did not finish within {COMMAND_TIMEOUT:.0f} s"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{key}: the command `{command}` could not be started ({exc.strerror})") from None
     if done.returncode != 0:

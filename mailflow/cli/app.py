@@ -113,7 +113,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     config: Path | None = typer.Option(
-        None, "--config", "-c", help="Config file (default: $MAILFLOW_CONFIG, then ~/.config/mailflow/config.toml)."
+        None,
+        "--config",
+        "-c",
+        help="Config file (default: $MAILFLOW_CONFIG, then ~/.config/mailflow/config.toml).",
     ),
     set_: list[str] = typer.Option(
         [], "--set", help='Override one setting, highest precedence: --set "mailbox.port=993".'
