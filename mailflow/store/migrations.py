@@ -1,0 +1,130 @@
+"""Versioned migrations: a list, and a small runner.
+
+Why not Alembic: mailflow ships as an application with one linear history of
+schema versions and no autogenerate workflow; a runner of about a hundred
+lines that applies each migration *in one transaction together with its
+bookkeeping row* has fewer moving parts (no env.py, no ini file, no
+script directory inside the wheel) and gives the guarantee that matters: a
+crash mid-migration leaves the database at the previous version, because both
+SQLite (once we own BEGIN, see ``engine.py``) and PostgreSQL have transactional
+DDL.  Two processes upgrading at once are serialised by ``BEGIN IMMEDIATE`` on
+SQLite and a transaction-scoped advisory lock on PostgreSQL, and each
+re-reads the version inside its transaction, so a migration runs once.
+
+Adding a migration: append ``Migration(n, "what", function)`` to
+:data:`MIGRATIONS`; the function gets the connection inside the open
+transaction and uses SQLAlchemy Core (``op``-style helpers are not needed for
+a handful of ALTERs).  A database newer than the last entry is refused with a
+clear :class:`~mailflow.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, inspect, select, text
+
+from mailflow import clock
+from mailflow.errors import StoreError
+from mailflow.store import schema
+from mailflow.store.engine import BEGIN_OPTION
+
+#: any constant: the key of the PostgreSQL advisory lock held while migrating
+_PG_LOCK_KEY = 0x6D61696C  # "mail"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    version: int
+    name: str
+    applied_at: datetime
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a database stands: ``current`` 0 means never migrated."""
+
+    current: int
+    latest: int
+    applied: tuple[AppliedMigration, ...]
+    pending: tuple[tuple[int, str], ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.latest
+
+
+def _v1_initial(connection: Connection) -> None:
+    schema.metadata.create_all(connection)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1, "contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state", _v1_initial
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def status(engine: Engine) -> SchemaStatus:
+    """The schema version of the database behind ``engine``, without changing it."""
+    with engine.connect().execution_options(**{BEGIN_OPTION: "DEFERRED"}) as connection, connection.begin():
+        applied = _applied(connection)
+    current = max((a.version for a in applied), default=0)
+    pending = tuple((m.version, m.name) for m in MIGRATIONS if m.version > current)
+    return SchemaStatus(current, LATEST, applied, pending)
+
+
+def upgrade(engine: Engine) -> list[int]:
+    """Apply every pending migration, each in its own transaction; return the versions applied."""
+    done: list[int] = []
+    with engine.connect() as connection:
+        while (version := _apply_next(connection, engine)) is not None:
+            done.append(version)
+    return done
+
+
+def _apply_next(connection: Connection, engine: Engine) -> int | None:
+    with connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        schema.bookkeeping.create_all(connection)
+        current = connection.scalar(select(func.coalesce(func.max(schema.schema_migrations.c.version), 0)))
+        check_not_newer(int(current or 0), engine)
+        pending = [m for m in MIGRATIONS if m.version > (current or 0)]
+        if not pending:
+            return None
+        migration = pending[0]
+        migration.apply(connection)
+        connection.execute(
+            schema.schema_migrations.insert().values(
+                version=migration.version, name=migration.name, applied_at=clock.now()
+            )
+        )
+        return migration.version
+
+
+def check_not_newer(current: int, engine: Engine) -> None:
+    if current > LATEST:
+        raise StoreError(
+            f"the database {engine.url.render_as_string(hide_password=True)} is at schema "
+            f"version {current}, newer than this mailflow knows (version {LATEST})",
+            hint="upgrade mailflow to the version that wrote this database, or set [database] url to another one",
+        )
+
+
+def _applied(connection: Connection) -> tuple[AppliedMigration, ...]:
+    if not inspect(connection).has_table(schema.schema_migrations.name):
+        return ()
+    table = schema.schema_migrations
+    rows = connection.execute(select(table).order_by(table.c.version)).all()
+    return tuple(AppliedMigration(r.version, r.name, r.applied_at) for r in rows)

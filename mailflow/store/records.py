@@ -1,0 +1,162 @@
+"""Queries of the logs: messages seen and sent, cursors, daemon state, notes, attachments.
+
+Part of the query layer (see ``store.py``); a base of
+:class:`~mailflow.store.store.StoreTx`, split off only to keep modules short.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, select, update
+
+from mailflow import clock
+from mailflow.model import MessageRef
+from mailflow.store.queries import StepQueries, normalise_address, one
+from mailflow.store.rows import AttachmentRow, MessageData, MessageRow, NoteRow
+from mailflow.store.schema import attachments, cursors, daemon_state, messages, notes
+
+
+class RecordQueries(StepQueries):
+    """Messages, cursors, daemon state, notes and attachments."""
+
+    # -- messages ------------------------------------------------------
+    def record_message(self, data: MessageData) -> tuple[MessageRow, bool]:
+        """Log a message; (row, True) when new, (the existing row, False) when its ref was seen."""
+        values = _message_values(data)
+        if data.ref is None:
+            new_id = one(self.connection.execute(messages.insert().values(**values)).inserted_primary_key)[0]
+            return one(self._message(self._first(select(messages).where(messages.c.id == new_id)))), True
+        inserted = self._insert_ignore(messages, values, ["account", "folder", "uidvalidity", "uid"])
+        return one(self.find_message_by_ref(data.ref)), inserted
+
+    def find_message_by_ref(self, ref: MessageRef) -> MessageRow | None:
+        c = messages.c
+        where = and_(
+            c.account == ref.account,
+            c.folder == ref.folder,
+            c.uidvalidity == ref.uidvalidity,
+            c.uid == ref.uid,
+        )
+        return self._message(self._first(select(messages).where(where)))
+
+    def find_messages_by_message_id(self, message_id: str) -> list[MessageRow]:
+        query = select(messages).where(messages.c.message_id == message_id).order_by(messages.c.id)
+        return [MessageRow(**r._mapping) for r in self.connection.execute(query)]
+
+    def find_message_by_hash(self, content_hash: str) -> MessageRow | None:
+        query = select(messages).where(messages.c.content_hash == content_hash).order_by(messages.c.id)
+        return self._message(self._first(query))
+
+    def list_messages(
+        self,
+        *,
+        errors_only: bool = False,
+        meeting_id: int | None = None,
+        contact_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[MessageRow]:
+        """The message log, oldest first (by Date header, else when seen)."""
+        c = messages.c
+        query = select(messages).order_by(func.coalesce(c.sent_at, c.seen_at), c.id)
+        if errors_only:
+            query = query.where(c.error != "")
+        if meeting_id is not None:
+            query = query.where(c.meeting_id == meeting_id)
+        if contact_id is not None:
+            query = query.where(c.contact_id == contact_id)
+        return [MessageRow(**r._mapping) for r in self.connection.execute(query.limit(limit))]
+
+    def link_message(
+        self, message_row_id: int, *, meeting_id: int | None, contact_id: int | None = None
+    ) -> bool:
+        return self._set(messages, message_row_id, meeting_id=meeting_id, contact_id=contact_id, stamp=False)
+
+    # -- cursors, daemon state -----------------------------------------
+    def get_cursor(self, source: str) -> str | None:
+        return self.connection.scalar(select(cursors.c.value).where(cursors.c.source == source))
+
+    def set_cursor(self, source: str, value: str) -> None:
+        self._put(cursors, "source", source, value)
+
+    def kv_get(self, key: str) -> str | None:
+        return self.connection.scalar(select(daemon_state.c.value).where(daemon_state.c.key == key))
+
+    def kv_set(self, key: str, value: str | None) -> None:
+        """Set ``key`` (None deletes it)."""
+        if value is None:
+            self.connection.execute(delete(daemon_state).where(daemon_state.c.key == key))
+        else:
+            self._put(daemon_state, "key", key, value)
+
+    def kv_all(self) -> dict[str, str]:
+        return {r.key: r.value for r in self.connection.execute(select(daemon_state))}
+
+    def _put(self, table: Table, key_column: str, key: str, value: str) -> None:
+        now = clock.now()
+        if not self._insert_ignore(table, {key_column: key, "value": value, "updated_at": now}, [key_column]):
+            stmt = update(table).where(table.c[key_column] == key).values(value=value, updated_at=now)
+            self.connection.execute(stmt)
+
+    # -- notes, attachments ----------------------------------------------
+    def add_note(self, meeting_id: int, text: str, *, source: str = "mail", message_id: str = "") -> NoteRow:
+        values = {
+            "meeting_id": meeting_id,
+            "text": text,
+            "source": source,
+            "message_id": message_id,
+            "created_at": clock.now(),
+        }
+        new_id = one(self.connection.execute(notes.insert().values(**values)).inserted_primary_key)[0]
+        return NoteRow(**self._by_id(notes, new_id)._mapping)
+
+    def list_notes(self, meeting_id: int) -> list[NoteRow]:
+        query = select(notes).where(notes.c.meeting_id == meeting_id).order_by(notes.c.created_at, notes.c.id)
+        return [NoteRow(**r._mapping) for r in self.connection.execute(query)]
+
+    def add_attachment(
+        self,
+        path: str,
+        *,
+        meeting_id: int | None = None,
+        contact_id: int | None = None,
+        filename: str = "",
+        content_type: str = "",
+        size: int = 0,
+        sha256: str = "",
+        message_id: str = "",
+    ) -> AttachmentRow:
+        """Record a saved file; ``path`` is relative to the data folder."""
+        values = {
+            "meeting_id": meeting_id, "contact_id": contact_id, "path": path, "filename": filename,
+            "content_type": content_type, "size": size, "sha256": sha256, "message_id": message_id,
+            "created_at": clock.now(),
+        }  # fmt: skip
+        new_id = one(self.connection.execute(attachments.insert().values(**values)).inserted_primary_key)[0]
+        return AttachmentRow(**self._by_id(attachments, new_id)._mapping)
+
+    def list_attachments(
+        self, *, meeting_id: int | None = None, contact_id: int | None = None
+    ) -> list[AttachmentRow]:
+        query = select(attachments).order_by(attachments.c.created_at, attachments.c.id)
+        if meeting_id is not None:
+            query = query.where(attachments.c.meeting_id == meeting_id)
+        if contact_id is not None:
+            query = query.where(attachments.c.contact_id == contact_id)
+        return [AttachmentRow(**r._mapping) for r in self.connection.execute(query)]
+
+    def _message(self, row: Any) -> MessageRow | None:
+        return None if row is None else MessageRow(**row._mapping)
+
+
+def _message_values(data: MessageData) -> dict[str, Any]:
+    ref = data.ref
+    return {
+        "account": ref.account if ref else None, "folder": ref.folder if ref else None,
+        "uidvalidity": ref.uidvalidity if ref else None, "uid": ref.uid if ref else None,
+        "location": ref.location if ref else "", "direction": data.direction, "message_id": data.message_id,
+        "content_hash": data.content_hash, "kind": data.kind, "meeting_id": data.meeting_id,
+        "contact_id": data.contact_id, "step_id": data.step_id, "sender": normalise_address(data.sender),
+        "subject": data.subject, "in_reply_to": data.in_reply_to, "sent_at": data.sent_at, "error": data.error,
+        "seen_at": clock.now(),
+    }  # fmt: skip
