@@ -90,6 +90,9 @@ class MeetingRow:
     recurring: bool
     source_message_id: str
     last_contact_reply_at: datetime | None
+    scheduled_at: datetime | None
+    rescheduled_at: datetime | None
+    confirmed_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

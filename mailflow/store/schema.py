@@ -144,6 +144,9 @@ meetings = Table(
     Column("recurring", Boolean, nullable=False, default=False),
     Column("source_message_id", Clipped(1000), nullable=False, default=""),
     Column("last_contact_reply_at", UTCDateTime, nullable=True),
+    Column("scheduled_at", UTCDateTime, nullable=True),  # first recorded as scheduled (the planner's anchor)
+    Column("rescheduled_at", UTCDateTime, nullable=True),  # when its times last changed
+    Column("confirmed_at", UTCDateTime, nullable=True),  # when the owner confirmed it
     *_stamps(),
     UniqueConstraint("ical_uid", "recurrence_id"),
     _one_of("state", MEETING_STATES, "state"),

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from mailflow import clock
@@ -236,7 +236,7 @@ class StoreTx(RecordQueries):
         if not data.ical_uid:
             raise ValueError("upsert_meeting needs an iCal UID; use create_request for a plain request")
         if self.find_meeting(data.ical_uid, data.recurrence_id) is None:
-            values = {**_invite_values(data), **_new_meeting_values(data)}
+            values = {**_invite_values(data), **_new_meeting_values(data), **_timeline_values(data, new=True)}
             if self._insert_ignore(meetings, values, ["ical_uid", "recurrence_id"]):
                 return one(self.find_meeting(data.ical_uid, data.recurrence_id)), True
         applied = self._apply_if_newer(data)
@@ -250,7 +250,8 @@ class StoreTx(RecordQueries):
                 newer, and_(c.sequence == data.sequence, or_(c.dtstamp.is_(None), c.dtstamp < data.dtstamp))
             )
         where = and_(c.ical_uid == data.ical_uid, c.recurrence_id == data.recurrence_id, newer)
-        stmt = update(meetings).where(where).values(**_invite_values(data), **_owner_safe_values(data))
+        values = {**_timeline_values(data, new=False), **_invite_values(data), **_owner_safe_values(data)}
+        stmt = update(meetings).where(where).values(**values)
         return self.connection.execute(stmt).rowcount == 1
 
     def create_request(
@@ -289,7 +290,10 @@ class StoreTx(RecordQueries):
         """Upgrade a request's meeting with the invite that answers it (call only if the UID is new)."""
         values = {"ical_uid": data.ical_uid, "recurrence_id": data.recurrence_id}
         stmt = update(meetings).where(meetings.c.id == meeting_id, meetings.c.ical_uid.is_(None))
-        self.connection.execute(stmt.values(**values, **_invite_values(data), **_owner_safe_values(data)))
+        timeline = _timeline_values(data, new=False)
+        self.connection.execute(
+            stmt.values({**values, **timeline, **_invite_values(data), **_owner_safe_values(data)})
+        )
         return one(self.get_meeting(meeting_id))
 
     def find_meeting(self, ical_uid: str, recurrence_id: str = "") -> MeetingRow | None:
@@ -336,7 +340,13 @@ class StoreTx(RecordQueries):
         return self._set(meetings, meeting_id, counterpart_id=contact_id, needs_counterpart=False)
 
     def set_confirmed(self, meeting_id: int, confirmed: bool = True) -> bool:
-        return self._set(meetings, meeting_id, confirmed=confirmed)
+        return self._set(
+            meetings, meeting_id, confirmed=confirmed, confirmed_at=clock.now() if confirmed else None
+        )
+
+    def set_trusted(self, meeting_id: int) -> bool:
+        """The owner forwarded (or sent) this invite: it may now lead to mail to the contact."""
+        return self._set(meetings, meeting_id, trusted=True)
 
     def set_paused(self, meeting_id: int, paused: bool) -> bool:
         return self._set(meetings, meeting_id, paused=paused)
@@ -372,6 +382,19 @@ def _invite_values(data: MeetingData) -> dict[str, Any]:
     return values
 
 
+def _timeline_values(data: MeetingData, *, new: bool) -> dict[str, Any]:
+    """``scheduled_at`` once, on the first scheduled state; ``rescheduled_at`` when the times move."""
+    now = clock.now()
+    if new:
+        return {"scheduled_at": now if data.state == "scheduled" else None, "rescheduled_at": None}
+    c = meetings.c
+    moved = or_(c.start_at.is_distinct_from(data.start_at), c.end_at.is_distinct_from(data.end_at))
+    values: dict[str, Any] = {"rescheduled_at": case((moved, now), else_=c.rescheduled_at)}
+    if data.state == "scheduled":
+        values["scheduled_at"] = func.coalesce(c.scheduled_at, now)
+    return values
+
+
 def _new_meeting_values(data: MeetingData) -> dict[str, Any]:
     return {
         "ical_uid": data.ical_uid, "recurrence_id": data.recurrence_id, "role": data.role,
@@ -383,7 +406,10 @@ def _new_meeting_values(data: MeetingData) -> dict[str, Any]:
 def _owner_safe_values(data: MeetingData) -> dict[str, Any]:
     """Values for an update that keep what the owner decided (role, counterpart, time zone)."""
     c = meetings.c
-    values: dict[str, Any] = {"role": case((c.role_set_by_owner, c.role), else_=data.role)}
+    values: dict[str, Any] = {
+        "role": case((c.role_set_by_owner, c.role), else_=data.role),
+        "trusted": or_(c.trusted, literal(data.trusted)),  # once the owner vouched for it, a later update keeps that
+    }
     if data.counterpart_id is not None:
         values["counterpart_id"] = func.coalesce(c.counterpart_id, data.counterpart_id)
         values["needs_counterpart"] = False
