@@ -74,6 +74,10 @@ class StepQueries:
     def cancel_step(self, step_id: int, reason: str) -> bool:
         return self._move(step_id, ("pending",), state="cancelled", reason=reason)
 
+    def restore_step(self, step_id: int, due_at: datetime, mode: str) -> bool:
+        """A cancelled step is wanted again (a meeting un-cancelled): pending, at ``due_at``."""
+        return self._move(step_id, ("cancelled",), state="pending", due_at=due_at, mode=mode, reason="")
+
     def cancel_pending_steps(
         self, meeting_id: int, reason: str, *, names: Iterable[str] | None = None
     ) -> int:

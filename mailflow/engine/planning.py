@@ -1,0 +1,152 @@
+"""Planning in the store: each meeting's facts to the playbook, its actions back to the steps table.
+
+The playbook is pure; this module gathers what it needs from the store
+(meeting, contact, notes, materials, the contact's other meetings), calls
+:func:`mailflow.playbook.plan`, and applies each action only while the row is
+still in the state the action expects, so a dispatch that won a race wins.
+One short transaction per meeting keeps the write lock brief.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from mailflow.playbook import Action, ExistingStep, MeetingFacts, OtherMeeting, PlaybookConfig, plan
+from mailflow.store import Store
+from mailflow.store.rows import ContactRow, MeetingRow, StepRow
+from mailflow.store.store import StoreTx
+
+log = logging.getLogger("mailflow.engine")
+
+LIVE_STATES = ("requested", "pending", "scheduled", "done")
+
+
+@dataclass
+class PlanSummary:
+    meetings: int = 0
+    added: int = 0
+    retimed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    restored: int = 0
+
+
+def plan_all(store: Store, config: PlaybookConfig, now: datetime) -> PlanSummary:
+    """Re-plan every meeting; only pending (or cancelled, to restore) rows change."""
+    summary = PlanSummary()
+    with store.read() as tx:
+        meeting_ids = [m.id for m in tx.list_meetings()]
+    for meeting_id in meeting_ids:
+        with store.transaction() as tx:
+            meeting = tx.get_meeting(meeting_id)
+            if meeting is None:  # forgotten meanwhile
+                continue
+            summary.meetings += 1
+            for action in plan_meeting(tx, meeting, config, now):
+                _apply(tx, meeting.id, action, summary)
+    return summary
+
+
+def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: datetime) -> list[Action]:
+    """The playbook's actions for one meeting, from what the store knows."""
+    contact = tx.get_contact(meeting.counterpart_id) if meeting.counterpart_id is not None else None
+    facts = meeting_facts(tx, meeting, contact)
+    existing = [existing_step(row) for row in tx.list_steps(meeting.id)]
+    others = _other_meetings(tx, meeting)
+    return plan(facts, existing, config, now, other_meetings=others)
+
+
+def meeting_facts(tx: StoreTx, meeting: MeetingRow, contact: ContactRow | None) -> MeetingFacts:
+    notes = tx.list_notes(meeting.id)
+    materials = [a for a in tx.list_attachments(meeting_id=meeting.id) if a.message_id]
+    replies = [t for t in (meeting.last_contact_reply_at, contact.last_reply_at if contact else None) if t]
+    has_times = meeting.start_at is not None and meeting.end_at is not None
+    state = meeting.state
+    if state in ("scheduled", "done") and meeting.scheduled_at is None:
+        state = "pending"  # defensive: a scheduled meeting always has its anchor
+    return MeetingFacts(
+        id=meeting.id,
+        state=state,  # type: ignore[arg-type]
+        start=meeting.start_at if has_times else None,
+        end=meeting.end_at if has_times else None,
+        scheduled_at=meeting.scheduled_at,
+        rescheduled_at=meeting.rescheduled_at,
+        trusted=meeting.trusted,
+        confirmed_at=meeting.confirmed_at if meeting.confirmed else None,
+        has_counterpart=contact is not None and not meeting.needs_counterpart,
+        contact_do_not_contact=bool(contact and contact.do_not_contact),
+        contact_timezone=meeting.contact_timezone or (contact.timezone if contact else "") or None,
+        notes_at=min((n.created_at for n in notes), default=None),
+        materials_at=min((a.created_at for a in materials), default=None),
+        last_contact_reply_at=max(replies, default=None),
+        recurring=meeting.recurring,
+        occurrence=occurrence_of(meeting),
+        cancelled_occurrences=_cancelled_occurrences(tx, meeting),
+    )
+
+
+def occurrence_of(meeting: MeetingRow) -> int:
+    """0 for a single meeting; for a series, the occurrence's UTC date as YYYYMMDD."""
+    if not meeting.recurring or meeting.start_at is None:
+        return 0
+    return int(meeting.start_at.strftime("%Y%m%d"))
+
+
+def _cancelled_occurrences(tx: StoreTx, meeting: MeetingRow) -> frozenset[int]:
+    if not meeting.recurring or not meeting.ical_uid:
+        return frozenset()
+    cancelled = set()
+    for other in tx.list_meetings(states=("cancelled",)):
+        if other.ical_uid == meeting.ical_uid and other.recurrence_id and other.start_at is not None:
+            cancelled.add(int(other.start_at.strftime("%Y%m%d")))
+    return frozenset(cancelled)
+
+
+def _other_meetings(tx: StoreTx, meeting: MeetingRow) -> list[OtherMeeting]:
+    if meeting.counterpart_id is None:
+        return []
+    return [
+        OtherMeeting(other.id, other.start_at)
+        for other in tx.list_meetings(contact_id=meeting.counterpart_id, states=LIVE_STATES)
+        if other.id != meeting.id and other.start_at is not None and other.state != "requested"
+    ]
+
+
+def existing_step(row: StepRow) -> ExistingStep:
+    return ExistingStep(
+        step=row.step,  # type: ignore[arg-type]
+        occurrence=row.occurrence,
+        state=row.state,  # type: ignore[arg-type]
+        due_at=row.due_at,
+        mode="send" if row.mode == "off" else row.mode,  # type: ignore[arg-type]
+    )
+
+
+def _apply(tx: StoreTx, meeting_id: int, action: Action, summary: PlanSummary) -> None:
+    planned = action.step
+    row = _row_for(tx, meeting_id, planned.step, planned.occurrence)
+    if action.kind == "add" or (action.kind == "skip" and action.new):
+        new_row, inserted = tx.plan_step(meeting_id, planned.step, planned.occurrence, planned.due_at, planned.mode)
+        if action.kind == "skip" and inserted:
+            tx.mark_skipped(new_row.id, action.reason)
+            summary.skipped += 1
+        elif inserted:
+            summary.added += 1
+        return
+    if row is None:
+        return
+    if action.kind == "retime" and tx.retime_step(row.id, planned.due_at, mode=planned.mode):
+        summary.retimed += 1
+    elif action.kind == "restore" and tx.restore_step(row.id, planned.due_at, planned.mode):
+        summary.restored += 1
+    elif action.kind == "cancel" and tx.cancel_step(row.id, action.reason):
+        summary.cancelled += 1
+    elif action.kind == "skip" and tx.skip_step(row.id, action.reason):
+        summary.skipped += 1
+    log.debug("meeting %s: %s %s#%s (%s)", meeting_id, action.kind, planned.step, planned.occurrence, action.reason)
+
+
+def _row_for(tx: StoreTx, meeting_id: int, step: str, occurrence: int) -> StepRow | None:
+    return next((r for r in tx.list_steps(meeting_id) if r.step == step and r.occurrence == occurrence), None)
