@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -82,7 +90,7 @@ class OwnerSettings(Section):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f'expected an IANA time zone like "Europe/Berlin", got "{value}"') from exc
         return value
 
@@ -190,6 +198,13 @@ class StepSettings(Section):
             parse_clock_time(value)
         return value
 
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if value:
+            parse_at(value)
+        return value
+
 
 class FollowUpSettings(StepSettings):
     propose: Literal["request", "publish", "none"] = "request"
@@ -216,6 +231,24 @@ class PlaybookSettings(Section):
     stay_in_touch: StayInTouchSettings = Field(
         default_factory=lambda: StayInTouchSettings(mode="draft", at="follow_up + 4mo")
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_step_defaults(cls, data: Any) -> Any:
+        """A step table that sets some keys keeps that step's defaults for the others.
+
+        Without this, ``[playbook.follow_up] at = "end + 30d"`` would reset the
+        follow-up's mode from "draft" to the class default "send".
+        """
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is not None and isinstance(value, dict):
+                default = field.get_default(call_default_factory=True, validated_data={})
+                merged[name] = {**default.model_dump(exclude_defaults=True), **value}
+        return merged
 
 
 class DaemonSettings(Section):
@@ -415,6 +448,22 @@ def parse_clock_time(text: str) -> dtime:
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise ValueError(f'expected a time of day like "08:00", got "{text}"')
     return dtime(int(match.group(1)), int(match.group(2)))
+
+
+ANCHORS = ("scheduled", "start", "end", "notes", "follow_up")
+_AT = re.compile(r"^\s*([a-z_]+)\s*(?:([+-])\s*(\d+\s*(?:mo|m|h|d|w|s)))?\s*$")
+
+
+def parse_at(text: str) -> tuple[str, timedelta]:
+    """``"end + 3h"`` -> ("end", 3 hours); ``"start - 1d"`` -> ("start", -1 day); ``"scheduled"``."""
+    match = _AT.match(text)
+    if not match or match.group(1) not in ANCHORS:
+        raise ValueError(
+            f"expected an anchor ({', '.join(ANCHORS)}) with an optional offset "
+            f'like "end + 3h" or "start - 1d", got "{text}"'
+        )
+    offset = parse_duration(match.group(3)) if match.group(3) else timedelta(0)
+    return match.group(1), -offset if match.group(2) == "-" else offset
 
 
 def parse_window(text: str) -> tuple[set[int], dtime, dtime]:
