@@ -6,6 +6,7 @@ layers (understand, playbook, compose) and the store can exchange them.
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -87,6 +88,7 @@ class Understanding:
     start: datetime | None = None
     end: datetime | None = None
     date: date | None = None  # all-day events: the day
+    end_date: _dt.date | None = None  # all-day events: the day after the last one (DTEND, exclusive)
     timezone: str = ""
     all_day: bool = False
     summary: str = ""
@@ -116,9 +118,16 @@ class Understanding:
     replied_to: str = ""  # the Message-ID of ours this message answers
     attachments: tuple[SavedAttachment, ...] = ()
     other_events: tuple[str, ...] = ()  # UIDs/summaries of VEVENTs kept but not chosen
+    status: str = ""  # the event's STATUS (CONFIRMED, TENTATIVE, CANCELLED) as written
+    forwarded_from: Person | None = None  # who wrote the forwarded message, when it is a forward
 
     def to_json(self) -> dict[str, Any]:
-        """The stable, documented JSON schema of ``mailflow inspect``."""
+        """The stable, documented JSON schema of ``mailflow inspect``.
+
+        Documented in README ("What mailflow understands"); keys are only ever
+        added.  ``description`` stays out (it can be long and private) and
+        attachments appear as name, type and size, never their bytes.
+        """
         data = asdict(self)
         data.pop("attachments")
         data.pop("description")

@@ -1,0 +1,199 @@
+"""Which event a message is about, and which occurrence of it.
+
+The main event is the master of the first UID that has a start (or, when a
+message carries only overrides of a series, the first of them after the
+message date); the rest are kept by name.  A recurring series is expanded
+with recurring-ical-events to its first occurrence at or after the message
+date, within a bounded horizon, and only when its rule is one dateutil can
+expand cheaply: dateutil walks every candidate day until it finds a match, so
+a rule that never matches (30 February) would walk to the year 9999.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import icalendar
+import recurring_ical_events
+
+from mailflow.understand.calendar import CalendarReading
+from mailflow.understand.events import EventReading
+from mailflow.understand.zones import to_utc
+
+HORIZON = timedelta(days=731)  # how far ahead the next occurrence of a series is looked for
+_FAST_FREQ = re.compile(r"FREQ=(?:SECONDLY|MINUTELY|HOURLY)", re.IGNORECASE)
+
+
+@dataclass
+class Chosen:
+    """The main event, with the occurrence the message is about."""
+
+    event: EventReading
+    start: datetime | date | None
+    end: datetime | date | None
+    recurring: bool
+    others: list[EventReading]
+    reasons: list[str]
+
+
+def choose(reading: CalendarReading, ref: datetime | None) -> Chosen | None:
+    """The event the message is about, or None when it has no VEVENT."""
+    if not reading.events:
+        return None
+    groups: dict[str, list[EventReading]] = {}
+    for event in reading.events:
+        groups.setdefault(event.uid or f"#{event.order}", []).append(event)
+    ordered = list(groups.values())
+    main = next((g for g in ordered if any(e.start is not None for e in g)), ordered[0])
+    others = [e for g in ordered if g is not main for e in g]
+    chosen = _within(main, ref)
+    chosen.others = others + chosen.others
+    return chosen
+
+
+def _within(group: list[EventReading], ref: datetime | None) -> Chosen:
+    masters = [e for e in group if e.recurrence_id is None]
+    overrides = [e for e in group if e.recurrence_id is not None]
+    reasons: list[str] = []
+    extra: list[EventReading] = []
+    if len(masters) > 1:
+        masters.sort(
+            key=lambda e: (-e.sequence, -(e.dtstamp or datetime.min.replace(tzinfo=UTC)).timestamp())
+        )
+        reasons.append(
+            f"{len(masters)} events share UID {masters[0].uid!r} without RECURRENCE-ID; used the newest"
+        )
+        extra = masters[1:]
+    if masters:
+        master = masters[0]
+        if master.recurs:
+            return _next_occurrence(master, overrides, ref, reasons, extra)
+        return Chosen(master, master.start, master.end, bool(overrides), extra + overrides, reasons)
+    reasons.append("one occurrence of a recurring series (the series itself is not in this message)")
+    pick = _earliest_after(overrides, ref)
+    return Chosen(pick, pick.start, pick.end, True, [e for e in overrides if e is not pick], reasons)
+
+
+def _sort_key(value: datetime | date | None) -> datetime:
+    if value is None:
+        return datetime.max.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _earliest_after(events: list[EventReading], ref: datetime | None) -> EventReading:
+    ordered = sorted(events, key=lambda e: _sort_key(e.start))
+    if ref is not None:
+        for event in ordered:
+            if _sort_key(event.end or event.start) >= ref:
+                return event
+    return ordered[0]
+
+
+def _next_occurrence(
+    master: EventReading,
+    overrides: list[EventReading],
+    ref: datetime | None,
+    reasons: list[str],
+    extra: list[EventReading],
+) -> Chosen:
+    others = extra + overrides
+    if ref is None or master.start is None:
+        return Chosen(master, master.start, master.end, True, others, reasons)
+    if _too_costly(master):
+        reasons.append(
+            "the series was not expanded (too frequent or too far from today); its first date is shown"
+        )
+        return Chosen(master, master.start, master.end, True, others, reasons)
+    occurrence = _first_after(master, overrides, ref, reasons)
+    if occurrence is None:
+        return Chosen(master, master.start, master.end, True, others, reasons)
+    start, end = occurrence
+    for override in overrides:
+        if _key(override.start) == _key(start):
+            reasons.append("the next occurrence was moved by an override in the same message")
+            return Chosen(master, override.start, override.end, True, others, reasons)
+    return Chosen(master, start, end, True, others, reasons)
+
+
+def _too_costly(master: EventReading) -> bool:
+    rule = master.component.get("RRULE")
+    rules = rule if isinstance(rule, list) else [rule]
+    texts = [r.to_ical().decode("utf-8", "replace") for r in rules if hasattr(r, "to_ical")]
+    if not 1900 <= _sort_key(master.start).year <= 2200:
+        return True
+    return any(_FAST_FREQ.search(text) or not rule_is_cheap(text) for text in texts)
+
+
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_PLAIN_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYDAY", "BYMONTH", "BYMONTHDAY", "BYSETPOS"}
+
+
+def rule_is_cheap(text: str) -> bool:
+    """Whether dateutil can expand this RRULE without walking to the year 9999.
+
+    Real invites use FREQ with INTERVAL, COUNT, UNTIL, BYDAY, BYMONTH,
+    BYMONTHDAY and small BYSETPOS values.  Anything else, or a BYMONTH and
+    BYMONTHDAY that never meet, is shown by its first date instead.
+    """
+    parts: dict[str, str] = {}
+    for item in text.upper().split(";"):
+        key, _, value = item.partition("=")
+        parts[key.strip()] = value.strip()
+    if not set(parts) <= _PLAIN_PARTS:
+        return False
+    try:
+        months = [int(m) for m in parts["BYMONTH"].split(",")] if "BYMONTH" in parts else list(range(1, 13))
+        days = [int(d) for d in parts["BYMONTHDAY"].split(",")] if "BYMONTHDAY" in parts else [1]
+        positions = [int(p) for p in parts["BYSETPOS"].split(",")] if "BYSETPOS" in parts else [1]
+        ordinals = [int(m.group(1) or 1) for m in re.finditer(r"([+-]?\d+)?[A-Z]{2}", parts.get("BYDAY", ""))]
+    except ValueError:
+        return False
+    meets = any(1 <= m <= 12 and 1 <= abs(d) <= _DAYS_IN_MONTH[m - 1] for m in months for d in days)
+    return meets and all(1 <= abs(p) <= 4 for p in positions) and all(1 <= abs(n) <= 5 for n in ordinals)
+
+
+def _first_after(
+    master: EventReading, overrides: list[EventReading], ref: datetime, reasons: list[str]
+) -> tuple[datetime | date, datetime | date | None] | None:
+    """The first occurrence at or after ``ref`` within :data:`HORIZON`.
+
+    A bounded window, not ``after()``: dateutil walks every candidate day from
+    DTSTART, and an impossible rule (30 February) would walk to the year 9999.
+    """
+    calendar = icalendar.Calendar()
+    for event in (master, *overrides):
+        calendar.add_component(event.component)
+    try:
+        found = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
+    except Exception as exc:
+        reasons.append(f"the recurrence cannot be expanded ({type(exc).__name__}); its first date is shown")
+        return None
+    if not found:
+        reasons.append(
+            "the series has no occurrence in the two years after the message date; its first date is shown"
+        )
+        return None
+    return _align(master, min(found, key=lambda c: _sort_key(c["DTSTART"].dt)))
+
+
+def _align(master: EventReading, component: Any) -> tuple[datetime | date, datetime | date | None]:
+    """An occurrence's start and end in the zone the master's start was resolved to."""
+    start = component["DTSTART"].dt
+    end = component["DTEND"].dt if "DTEND" in component else None
+    if isinstance(master.start, datetime) and isinstance(start, datetime):
+        tz = master.start.tzinfo
+        start = start.replace(tzinfo=tz) if start.tzinfo is None else start.astimezone(tz)
+        if isinstance(end, datetime):
+            end = end.replace(tzinfo=tz) if end.tzinfo is None else end.astimezone(tz)
+    if type(end) is not type(start):
+        end = None
+    return start, end
+
+
+def _key(value: datetime | date | None) -> str:
+    return "" if value is None else to_utc(value)

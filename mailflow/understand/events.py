@@ -1,0 +1,220 @@
+"""Reading one VEVENT defensively: a broken property is a reason, not a failure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from mailflow.model import Attendee, Person
+from mailflow.text import one_line
+from mailflow.understand.links import LINK_PROPERTIES
+from mailflow.understand.people import attendees_of, person_of
+from mailflow.understand.zones import ZoneResolver
+
+BIGINT_MAX = 2**63 - 1
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?(Z)?)?$")
+
+
+@dataclass
+class EventReading:
+    """The facts of one VEVENT, each read on its own."""
+
+    order: int
+    component: Any = field(repr=False)
+    uid: str = ""
+    sequence: int = 0
+    dtstamp: datetime | None = None
+    recurrence_id: datetime | date | None = None
+    status: str = ""
+    summary: str = ""
+    description: str = ""
+    html_description: str = ""
+    location: str = ""
+    organizer: Person | None = None
+    attendees: tuple[Attendee, ...] = ()
+    start: datetime | date | None = None
+    end: datetime | date | None = None
+    timezone: str = ""
+    start_tzid: str = ""
+    recurs: bool = False
+    link_properties: tuple[tuple[str, str], ...] = ()
+    reasons: list[str] = field(default_factory=list)
+
+    def label(self) -> str:
+        """How this event is named among others: ``UID (summary)``."""
+        text = self.uid or f"event {self.order + 1}"
+        return f"{text} ({self.summary})" if self.summary else text
+
+
+def _first(component: Any, name: str, reasons: list[str]) -> Any:
+    value = component.get(name)
+    if isinstance(value, list):
+        if len(value) > 1 and name not in {"ATTENDEE", "EXDATE", "RDATE", "COMMENT", "CATEGORIES"}:
+            reasons.append(f"{name} appears {len(value)} times; used the first")
+        value = value[0] if value else None
+    return value
+
+
+def text_of(component: Any, name: str, reasons: list[str], limit: int) -> str:
+    """A TEXT property as plain text, with doubly escaped commas undone."""
+    value = _first(component, name, reasons)
+    if value is None:
+        return ""
+    text = str(value).replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\N", "\n")
+    return text.strip()[:limit]
+
+
+def _param(prop: Any, name: str) -> str:
+    params = getattr(prop, "params", None) or {}
+    value = params.get(name, "")
+    return str(value[0] if isinstance(value, list) and value else value)
+
+
+def _raw(prop: Any) -> str:
+    try:
+        raw = prop.to_ical()
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    except Exception:
+        return str(prop)
+
+
+def _repair(text: str) -> datetime | date | None:
+    """A date or date-time written loosely (``2023-07-01T12:57:00``) read strictly."""
+    match = _COMPACT.match(re.sub(r"[-:\s]", "", text.strip()))
+    if not match:
+        return None
+    year, month, day, hour, minute, second, zulu = match.groups()
+    try:
+        if hour is None:
+            return date(int(year), int(month), int(day))
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if zulu else value
+
+
+def when(
+    component: Any, name: str, resolver: ZoneResolver, reasons: list[str]
+) -> tuple[datetime | date | None, str, str]:
+    """(value, zone name, TZID as written) of a DATE/DATE-TIME property; aware when a time."""
+    prop = _first(component, name, reasons)
+    if prop is None:
+        return None, "", ""
+    value: Any
+    try:
+        value = prop.dt
+    except Exception:
+        value = _repair(_raw(prop))
+        if value is None:
+            reasons.append(f"{name} cannot be read ({one_line(_raw(prop), 60)!r})")
+            return None, "", ""
+        reasons.append(f"{name} is not in iCalendar form ({one_line(_raw(prop), 40)!r}); read it anyway")
+    tzid = _param(prop, "TZID")
+    if isinstance(value, datetime):
+        if _param(prop, "VALUE").upper() == "DATE":
+            reasons.append(f"{name} says VALUE=DATE but holds a time; read as the day")
+            return value.date(), "", tzid
+        aware, zone_name = resolver.aware(value, tzid or None)
+        return aware, zone_name, tzid
+    if isinstance(value, date):
+        return value, "", tzid
+    reasons.append(f"{name} holds no date")
+    return None, "", tzid
+
+
+def _duration(component: Any, reasons: list[str]) -> timedelta | None:
+    prop = _first(component, "DURATION", reasons)
+    if prop is None:
+        return None
+    try:
+        value = prop.dt
+    except Exception:
+        reasons.append("DURATION cannot be read")
+        return None
+    return value if isinstance(value, timedelta) else None
+
+
+def sequence_of(component: Any, reasons: list[str]) -> int:
+    """SEQUENCE as an integer that fits a BIGINT column (Google once sent 1407317367304)."""
+    prop = _first(component, "SEQUENCE", reasons)
+    if prop is None:
+        return 0
+    try:
+        number = int(str(prop).strip())
+    except ValueError:
+        reasons.append(f"SEQUENCE is not a number ({one_line(str(prop), 30)!r}); used 0")
+        return 0
+    if not 0 <= number <= BIGINT_MAX:
+        reasons.append("SEQUENCE is out of range; clamped")
+        return max(0, min(number, BIGINT_MAX))
+    return number
+
+
+def _stamp(component: Any, resolver: ZoneResolver, reasons: list[str]) -> datetime | None:
+    prop = _first(component, "DTSTAMP", reasons)
+    if prop is None:
+        return None
+    try:
+        value = prop.dt
+    except Exception:
+        value = _repair(_raw(prop))
+    if not isinstance(value, datetime):
+        return None
+    # DTSTAMP is UTC by definition; a floating one is taken as UTC, not the owner's zone
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def read_event(component: Any, order: int, resolver: ZoneResolver) -> EventReading:
+    """Every fact of one VEVENT that could be read; the rest become reasons."""
+    reasons: list[str] = []
+    event = EventReading(order=order, component=component, reasons=reasons)
+    event.uid = text_of(component, "UID", reasons, 1000)
+    event.sequence = sequence_of(component, reasons)
+    event.dtstamp = _stamp(component, resolver, reasons)
+    event.recurrence_id, _, _ = when(component, "RECURRENCE-ID", resolver, reasons)
+    event.status = text_of(component, "STATUS", reasons, 40).upper()
+    event.summary = one_line(text_of(component, "SUMMARY", reasons, 1000), 500)
+    event.description = text_of(component, "DESCRIPTION", reasons, 20000)
+    event.html_description = text_of(component, "X-ALT-DESC", reasons, 40000)
+    event.location = one_line(text_of(component, "LOCATION", reasons, 2000), 1000)
+    event.organizer = _safely(lambda: person_of(component.get("ORGANIZER")), None, "ORGANIZER", reasons)
+    event.attendees = _safely(lambda: attendees_of(component.get("ATTENDEE")), (), "ATTENDEE", reasons)
+    event.start, event.timezone, event.start_tzid = when(component, "DTSTART", resolver, reasons)
+    event.end = _end(component, event.start, resolver, reasons)
+    event.recurs = "RRULE" in component or "RDATE" in component
+    event.link_properties = tuple(
+        (name, text_of(component, name, reasons, 4000)) for name in LINK_PROPERTIES if name in component
+    )
+    if event.start is None and "DTSTART" not in component:
+        reasons.append("the event has no DTSTART")
+    return event
+
+
+def _safely(read: Any, default: Any, name: str, reasons: list[str]) -> Any:
+    try:
+        return read()
+    except Exception:
+        reasons.append(f"{name} cannot be read")
+        return default
+
+
+def _end(
+    component: Any, start: datetime | date | None, resolver: ZoneResolver, reasons: list[str]
+) -> datetime | date | None:
+    end, _, _ = when(component, "DTEND", resolver, reasons)
+    duration = _duration(component, reasons)
+    if end is not None and duration is not None:
+        reasons.append("both DTEND and DURATION given; used DTEND")
+    if end is None and duration is not None and start is not None:
+        end = start + duration
+    if end is None and start is not None and not isinstance(start, datetime):
+        end = start + timedelta(days=1)
+    if end is not None and start is not None and type(end) is not type(start):
+        reasons.append("DTSTART and DTEND differ in kind (date and date-time); DTEND ignored")
+        return None
+    if end is not None and start is not None and end < start:
+        reasons.append("DTEND is before DTSTART; DTEND ignored")
+        return None
+    return end

@@ -1,0 +1,356 @@
+"""``understand(raw, ctx)``: one message in, an :class:`Understanding` out, never an exception.
+
+The order of questions matters and is the policy:
+
+1. unreadable (empty, too large, not mail at all);
+2. a copy of mailflow's own mail, or a bounce (even one wrapping an invite);
+3. calendar data anywhere (invite, update, cancel, reply, counter);
+4. an automatic reply;
+5. a reply to mailflow's mail (the owner's notes, or the contact's answer);
+6. a plain meeting request above the confidence threshold;
+7. anything else is "ignored", with the reasons that were weighed.
+"""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, date, datetime
+from email.message import Message
+from typing import Any
+
+from mailflow.model import Kind, Person, Understanding
+from mailflow.text import one_line
+from mailflow.understand import headers as hdr
+from mailflow.understand import mime
+from mailflow.understand.calendar import kind_of, read_calendars
+from mailflow.understand.choice import Chosen, choose
+from mailflow.understand.context import Context
+from mailflow.understand.forwards import Forward, find_forward, forward_subject, strip_subject_prefixes
+from mailflow.understand.links import find_meeting_url, meeting_url
+from mailflow.understand.people import choose_counterpart, is_relay
+from mailflow.understand.replies import auto_reply, bounce, do_not_contact, own_text, reply_target
+from mailflow.understand.requests import score
+from mailflow.understand.roles import role_hint
+from mailflow.understand.trust import judge
+from mailflow.understand.when import loose_date, proposed_times
+from mailflow.understand.zones import to_utc
+
+
+def understand(raw: bytes, ctx: Context) -> Understanding:
+    """What ``raw`` (a whole RFC 5322 message, or a bare .ics file) is.  Never raises."""
+    try:
+        return _understand(bytes(raw), ctx)
+    except Exception as exc:  # the promise of this layer: a bad message is a result, not a crash
+        return unreadable(f"cannot be understood ({type(exc).__name__}: {one_line(str(exc), 160)})")
+
+
+def unreadable(error: str) -> Understanding:
+    return Understanding(kind="unreadable", error=error, reasons=(error,))
+
+
+class _Draft:
+    """The fields found so far, and the reasons in the order they were found."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.reasons: list[str] = []
+
+    def say(self, *reasons: str) -> None:
+        for reason in reasons:
+            if reason and reason not in self.reasons:
+                self.reasons.append(reason)
+
+    def done(self, kind: Kind, *reasons: str) -> Understanding:
+        self.say(*reasons)
+        return Understanding(kind=kind, reasons=tuple(self.reasons), **self.fields)
+
+
+def _understand(raw: bytes, ctx: Context) -> Understanding:
+    if not raw.strip():
+        return unreadable("the message is empty")
+    if len(raw) > mime.MAX_MESSAGE_BYTES:
+        return unreadable(f"the message is larger than {mime.MAX_MESSAGE_BYTES // (1024 * 1024)} MB")
+    bare = mime.bare_calendar(raw)
+    if bare is not None:
+        return _calendar(_Draft(), [(bare, "")], ctx, None, ("", "", ""))
+    message = mime.parse(raw)
+    if not mime.looks_like_mail(message):
+        return unreadable("not an e-mail message (no mail headers)")
+    return _message(message, ctx)
+
+
+def _message(message: Message, ctx: Context) -> Understanding:
+    facts = hdr.facts(message)
+    draft = _Draft()
+    sender = facts.sender.address if facts.sender else ""
+    verdict = judge(
+        sender, ctx.owner_addresses, ctx.authserv_id, hdr.all_headers(message, "Authentication-Results")
+    )
+    draft.fields.update(
+        message_id=facts.message_id,
+        in_reply_to=facts.in_reply_to[0] if facts.in_reply_to else "",
+        references=facts.references,
+        sender=facts.sender,
+        subject=facts.subject,
+        sent_at=facts.sent_at,
+        from_owner=verdict.from_owner,
+        trusted=verdict.from_owner,
+    )
+    draft.say(verdict.reason)
+    target = reply_target(facts.in_reply_to, facts.references, ctx.is_ours)
+    if target:
+        draft.fields["replied_to"] = target
+    if facts.message_id and ctx.is_ours(facts.message_id):
+        return draft.done("ignored", "a copy of mail mailflow sent")
+    if sender in ctx.own_addresses and not ctx.is_owner(sender):
+        return draft.done("ignored", "sent from mailflow's own address")
+    why_bounce = bounce(message, sender, facts.subject)
+    if why_bounce:
+        _bounced_original(message, ctx, draft)
+        return draft.done("ignored", why_bounce + "; not a new message")
+    return _by_content(message, facts, ctx, draft)
+
+
+def _by_content(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft) -> Understanding:
+    body = mime.body_text(message)
+    parts = mime.calendar_parts(message)
+    if parts:
+        forward = _forward(message, body, ctx)
+        if forward is not None or any(p.forwarded for p in parts) or forward_subject(facts.subject):
+            draft.fields.update(forwarded=True, forwarded_from=forward.sender if forward else None)
+        draft.say(*(p.charset_note for p in parts))
+        ref = facts.sent_at or ctx.received_at
+        own = forward.preface if forward is not None else own_text(body)
+        texts = [(p.text, p.mime_method) for p in parts]
+        return _calendar(draft, texts, ctx, ref, (facts.subject, own, body))
+    why_auto = auto_reply(message, facts.subject)
+    if why_auto:
+        return draft.done("ignored", f"an automatic reply ({why_auto})")
+    if draft.fields.get("replied_to"):
+        return _reply(message, facts, ctx, draft, body)
+    return _request(message, facts, ctx, draft, body)
+
+
+# -- calendar ----------------------------------------------------------------
+
+
+def _calendar(
+    draft: _Draft,
+    texts: list[tuple[str, str]],
+    ctx: Context,
+    ref: datetime | None,
+    mail: tuple[str, str, str],
+) -> Understanding:
+    """An invite, update, cancel, reply or counter.
+
+    ``mail`` is (subject, what the sender wrote themselves, the whole body text).
+    """
+    subject, own, body = mail
+    reading = read_calendars(texts, ctx.owner_zone)
+    if ref is None:
+        ref = next((e.dtstamp for e in reading.events if e.dtstamp), None)
+    chosen = choose(reading, ref)
+    draft.say(*reading.reasons)
+    if chosen is None:
+        return draft.done("ignored", "calendar data without any event")
+    kind, why = kind_of(reading.method, chosen.event, subject)
+    draft.say(why, *chosen.reasons, *chosen.event.reasons)
+    _event_fields(draft, chosen, reading.method)
+    _times(draft, chosen)
+    event = chosen.event
+    draft.fields["meeting_url"] = meeting_url(
+        event.link_properties, event.location, [event.description, event.html_description, body]
+    )
+    if kind == "counter" and isinstance(chosen.start, datetime):
+        draft.fields["proposed_times"] = (chosen.start,)
+    _calendar_counterpart(draft, chosen, ctx)
+    if draft.fields.get("from_owner"):
+        _role(draft, own, subject)
+    draft.fields["confidence"] = 1.0
+    return draft.done(kind)
+
+
+def _event_fields(draft: _Draft, chosen: Chosen, method: str) -> None:
+    event = chosen.event
+    draft.fields.update(
+        method=method,
+        uid=event.uid,
+        sequence=event.sequence,
+        dtstamp=event.dtstamp,
+        recurrence_id=to_utc(event.recurrence_id) if event.recurrence_id is not None else "",
+        recurring=chosen.recurring,
+        summary=event.summary,
+        description=event.description,
+        organizer=event.organizer,
+        attendees=event.attendees,
+        location=event.location,
+        status=event.status,
+        other_events=tuple(e.label() for e in chosen.others[:50]),
+    )
+
+
+def _times(draft: _Draft, chosen: Chosen) -> None:
+    start, end = chosen.start, chosen.end
+    if isinstance(start, datetime):
+        draft.fields.update(start=start, end=end if isinstance(end, datetime) else None)
+        draft.fields["timezone"] = chosen.event.timezone or _zone_label(start)
+    elif isinstance(start, date):
+        draft.fields.update(date=start, end_date=end if isinstance(end, date) else None, all_day=True)
+    else:
+        draft.say("no start time could be read")
+
+
+def _zone_label(value: datetime) -> str:
+    return str(getattr(value.tzinfo, "key", "") or value.tzname() or "")
+
+
+def _calendar_counterpart(draft: _Draft, chosen: Chosen, ctx: Context) -> None:
+    event = chosen.event
+    counterpart, why = choose_counterpart(event.organizer, event.attendees, ctx.not_counterparts)
+    sender: Person | None = draft.fields.get("sender")
+    relayed = event.organizer is not None and is_relay(event.organizer.address)
+    # iCloud without EMAIL=: the relay address stands for the person who sent the mail
+    if counterpart is None and relayed and sender and sender.address not in ctx.not_counterparts:
+        counterpart, why = sender, "counterpart: the sender (the organizer is an iCloud relay address)"
+    draft.fields["counterpart"] = counterpart
+    draft.say(why)
+    organizer_side = _sent_by_organizer(draft.fields.get("method", ""))
+    if (
+        organizer_side
+        and event.organizer
+        and ctx.is_owner(event.organizer.address)
+        and not draft.fields["from_owner"]
+    ):
+        draft.say(
+            "the owner organizes this meeting, but the message itself is not authenticated as the owner's"
+        )
+
+
+def _sent_by_organizer(method: str) -> bool:
+    """Whether the organizer sends messages of this METHOD (attendees send REPLY and COUNTER)."""
+    return method not in {"REPLY", "COUNTER", "REFRESH"}
+
+
+def _role(draft: _Draft, *texts: str) -> None:
+    role, why = role_hint(*texts)
+    draft.fields["role_hint"] = role
+    draft.say(why)
+
+
+# -- bounces -----------------------------------------------------------------
+
+
+def _bounced_original(message: Message, ctx: Context, draft: _Draft) -> None:
+    """Link a bounce to the message of ours it returns, when it says which."""
+    candidates = [hdr.facts(inner).message_id for inner in mime.attached_messages(message)]
+    for walked in mime.walk(message):
+        if mime.content_type(walked.part) == "text/rfc822-headers":
+            inner = email.message_from_string(mime.part_text(walked.part, 100_000))
+            candidates.append(hdr.facts(inner).message_id)
+    for candidate in candidates:
+        if candidate and ctx.is_ours(candidate):
+            draft.fields["replied_to"] = candidate
+            draft.say(f"returns our message {candidate}")
+            return
+
+
+# -- replies -----------------------------------------------------------------
+
+
+def _reply(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, body: str) -> Understanding:
+    sender = facts.sender
+    written = own_text(body)
+    if sender is not None and ctx.is_owner(sender.address):
+        if not draft.fields.get("from_owner"):
+            return draft.done(
+                "ignored", "claims to come from the owner but is not authenticated as the owner's"
+            )
+        draft.fields["notes"] = written
+        _role(draft, written, facts.subject)
+        return draft.done("owner_notes", f"the owner's answer to {draft.fields['replied_to']}")
+    kept, skipped = mime.attachments(message, ctx.max_attachment_bytes)
+    wish = do_not_contact(body)
+    draft.fields.update(
+        counterpart=sender, description=written, attachments=tuple(kept), do_not_contact=bool(wish)
+    )
+    draft.say(*skipped)
+    if wish:
+        draft.say(f'asks not to be contacted ("{one_line(wish, 60)}")')
+    return draft.done("contact_reply", f"an answer to {draft.fields['replied_to']}")
+
+
+# -- plain requests ----------------------------------------------------------
+
+
+def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, body: str) -> Understanding:
+    forward = _forward(message, body, ctx)
+    written_at = facts.sent_at or ctx.received_at
+    if forward is not None:
+        draft.fields.update(forwarded=True, forwarded_from=forward.sender)
+        text, subject = forward.body, forward.subject or strip_subject_prefixes(facts.subject)
+        written_at = _forward_date(forward.date_text, ctx) or written_at
+        if draft.fields.get("from_owner"):
+            _role(draft, forward.preface, facts.subject)
+    else:
+        text, subject = own_text(body), facts.subject
+        if draft.fields.get("from_owner"):
+            _role(draft, text, subject)
+    proposals = _proposals(draft, text, written_at, ctx)
+    bulk = bool(hdr.header(message, "List-Unsubscribe") or hdr.header(message, "List-Id")) or hdr.header(
+        message, "Precedence"
+    ).lower() in {"bulk", "list"}
+    result = score(f"{subject}\n{text}", bulk=bulk, proposed=len(proposals))
+    draft.fields.update(confidence=result.confidence, summary=strip_subject_prefixes(subject))
+    draft.say(*result.reasons)
+    if result.confidence < ctx.request_threshold:
+        return draft.done("ignored", f"not a meeting request (confidence {result.confidence:.2f})")
+    draft.fields["proposed_times"] = tuple(proposals)
+    draft.fields["meeting_url"] = find_meeting_url(text)
+    _request_counterpart(draft, forward, facts, ctx)
+    return draft.done("request", f"a meeting request (confidence {result.confidence:.2f})")
+
+
+def _forward(message: Message, body: str, ctx: Context) -> Forward | None:
+    found = find_forward(body)
+    if found is not None:
+        return found
+    for inner in mime.attached_messages(message)[:3]:
+        facts = hdr.facts(inner)
+        return Forward(
+            preface=own_text(body),
+            sender=facts.sender,
+            subject=facts.subject,
+            date_text=hdr.header(inner, "Date", 200),
+            body=mime.body_text(inner),
+            style="rfc822",
+        )
+    return None
+
+
+def _forward_date(text: str, ctx: Context) -> datetime | None:
+    if not text:
+        return None
+    # RFC 5322 dates (Thunderbird, rfc822 parts) first, then what Gmail/Outlook/Apple print
+    return hdr.parse_date(text) or loose_date(text, ctx.owner_zone)
+
+
+def _proposals(draft: _Draft, text: str, written_at: datetime | None, ctx: Context) -> list[datetime]:
+    if written_at is None:
+        draft.say("the message has no date, so relative days cannot be resolved; no times proposed")
+        return []
+    found = proposed_times(text, written_at.astimezone(UTC), ctx.owner_zone)
+    if found:
+        draft.say(f"times without a zone read in the owner's zone {ctx.owner_zone.key}")
+    return found
+
+
+def _request_counterpart(draft: _Draft, forward: Forward | None, facts: hdr.Facts, ctx: Context) -> None:
+    candidates = [forward.sender if forward else None, facts.sender]
+    for person in candidates:
+        if person is not None and person.address not in ctx.not_counterparts:
+            draft.fields["counterpart"] = person
+            draft.say(
+                "counterpart: the writer of the forwarded message" if forward else "counterpart: the sender"
+            )
+            return
+    draft.say("no counterpart: the request names nobody but the owner")

@@ -1,0 +1,129 @@
+"""Header facts of a message: who, when, what about, and which thread.
+
+Every header is hostile text: encoded words with unknown charsets, dates
+nobody can parse, Message-IDs without angle brackets.  Each reader here
+returns something usable (or empty) and never raises.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
+from email.message import Message
+
+from mailflow.model import Person
+from mailflow.text import one_line
+from mailflow.understand.people import clean_name, normalise_address
+
+_MSGID = re.compile(r"<([^<>\s]{1,500})>")
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded; unknown charsets read as latin-1."""
+    text = str(value or "")
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:
+        try:
+            return "".join(
+                chunk.decode("latin-1") if isinstance(chunk, bytes) else chunk
+                for chunk, _ in decode_header(text)
+            )
+        except Exception:
+            return text
+
+
+def header(message: Message, name: str, limit: int = 2000) -> str:
+    """One header, decoded and flattened to a single line."""
+    try:
+        value = message.get(name)
+    except Exception:
+        return ""
+    if value is None:
+        return ""
+    return one_line(decode_words(str(value)), limit)
+
+
+def all_headers(message: Message, name: str) -> list[str]:
+    try:
+        values = message.get_all(name) or []
+    except Exception:
+        return []
+    return [one_line(decode_words(str(v)), 4000) for v in values[:50]]
+
+
+def message_ids(text: str) -> tuple[str, ...]:
+    """Message-IDs in ``text``, each written ``<id>``."""
+    found = [f"<{m}>" for m in _MSGID.findall(text)]
+    if not found and text.strip() and " " not in text.strip() and "@" in text:
+        found = [f"<{text.strip().strip('<>')}>"]
+    return tuple(dict.fromkeys(found))
+
+
+def address_of(text: str) -> Person | None:
+    """The first person in an address header value."""
+    people = people_of(text)
+    return people[0] if people else None
+
+
+def people_of(text: str) -> list[Person]:
+    """Every person in an address header value, addresses normalised."""
+    found: list[Person] = []
+    try:
+        pairs = email.utils.getaddresses([text])
+    except Exception:
+        pairs = []
+    for name, raw in pairs[:100]:
+        address = normalise_address(raw)
+        if address:
+            found.append(Person(address, clean_name(name, address)))
+    if not found:
+        address = normalise_address(text)
+        if address:
+            found.append(Person(address, ""))
+    return found
+
+
+def parse_date(text: str) -> datetime | None:
+    """An RFC 5322 date as an aware datetime (UTC when the zone is unknown)."""
+    if not text.strip():
+        return None
+    try:
+        value = email.utils.parsedate_to_datetime(text.strip())
+    except Exception:
+        return None
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the headers of one message say."""
+
+    message_id: str
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    sender: Person | None
+    recipients: tuple[Person, ...]
+    subject: str
+    sent_at: datetime | None
+
+
+def facts(message: Message) -> Facts:
+    ids = message_ids(header(message, "Message-ID", 1000))
+    recipients = people_of(header(message, "To", 20000)) + people_of(header(message, "Cc", 20000))
+    return Facts(
+        message_id=ids[0] if ids else "",
+        in_reply_to=message_ids(header(message, "In-Reply-To", 4000)),
+        references=message_ids(header(message, "References", 20000))[-100:],
+        sender=address_of(header(message, "From", 2000)),
+        recipients=tuple(recipients[:100]),
+        subject=header(message, "Subject", 1000),
+        sent_at=parse_date(header(message, "Date", 200)),
+    )

@@ -1,0 +1,119 @@
+"""Zone names as clients write them, and the resolver's choices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailflow.understand.calendar import read_calendars
+from mailflow.understand.zones import ZoneResolver, clean_tzid, iana_for
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("tzid", "expected"),
+    [
+        ("Europe/Berlin", "Europe/Berlin"),
+        ('"America/Los_Angeles"', "America/Los_Angeles"),
+        ("W. Europe Standard Time", "Europe/Berlin"),
+        ("Romance Standard Time", "Europe/Paris"),
+        ("Pacific Standard Time", "America/Los_Angeles"),
+        ("FLE", "Europe/Kiev"),
+        ("(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna", "Europe/Berlin"),
+        ("(UTC+01:00) Amsterdam\\, Berlin\\, Bern\\, Rome\\, Stockholm\\, Vienna", "Europe/Berlin"),
+        ("(UTC-05:00) Eastern Time (US & Canada)", "America/New_York"),
+        ("(GMT-08.00) Pacific Time (US & Canada) / Tijuana", "America/Los_Angeles"),
+        ("(UTC+07:00) Bangkok, Hanoi, Jakarta", "Asia/Bangkok"),
+        ("(UTC-03:00) Brasília", "America/Sao_Paulo"),
+        ("(UTC+09:00) Yakutsk", "Asia/Yakutsk"),  # not in the table: found by city and offset
+        ("/mozilla.org/20050126_1/Europe/Berlin", "Europe/Berlin"),
+        ("/freeassociation.sourceforge.net/Tzfile/America/New_York", "America/New_York"),
+        ("US/Pacific", "America/Los_Angeles"),
+        ("Customized Time Zone", None),
+        ("GMT +0100 (Standard) / GMT +0200 (Daylight)", None),
+        ("(UTC+05:00) Nowhere City", None),
+        ("../../etc/passwd", None),
+        ("", None),
+    ],
+)
+def test_iana_for(tzid: str, expected: str | None) -> None:
+    found = iana_for(tzid)
+    assert found == expected or (expected == "Europe/Kiev" and found in {"Europe/Kiev", "Europe/Kyiv"})
+
+
+def test_clean_tzid_drops_quotes_and_escapes() -> None:
+    assert clean_tzid(' "(UTC+01:00) Amsterdam\\, Berlin" ') == "(UTC+01:00) Amsterdam, Berlin"
+
+
+def test_resolver_prefers_iana_when_the_inline_definition_agrees() -> None:
+    resolver = ZoneResolver({}, BERLIN)
+    value, name = resolver.aware(datetime(2025, 7, 1, 9, 0), "W. Europe Standard Time")
+    assert name == "Europe/Berlin" and value.utcoffset() is not None
+    assert value.astimezone(UTC) == datetime(2025, 7, 1, 7, 0, tzinfo=UTC)
+    assert resolver.reasons == ['zone "W. Europe Standard Time" read as Europe/Berlin']
+
+
+def test_resolver_uses_inline_zone_when_it_disagrees_with_the_name() -> None:
+    # an inline "Europe/Berlin" that someone defined as fixed +03:00
+    inline = {"Europe/Berlin": ZoneInfo("Europe/Moscow")}
+    resolver = ZoneResolver(inline, BERLIN)
+    value, name = resolver.aware(datetime(2025, 1, 10, 12, 0), "Europe/Berlin")
+    assert value.utcoffset() is not None and value.utcoffset().total_seconds() == 3 * 3600  # type: ignore[union-attr]
+    assert name == "Europe/Berlin"
+    assert any("inline definition" in r for r in resolver.reasons)
+
+
+def test_unknown_zone_without_definition_falls_back_to_the_owner() -> None:
+    resolver = ZoneResolver({}, ZoneInfo("America/Chicago"))
+    value, name = resolver.aware(datetime(2025, 1, 10, 12, 0), "Atlantis Standard Time")
+    assert name == "America/Chicago"
+    assert value.astimezone(UTC).hour == 18
+    assert any("owner's zone" in r for r in resolver.reasons)
+
+
+def test_floating_uses_calendar_default_then_owner() -> None:
+    with_default = ZoneResolver({}, BERLIN, (ZoneInfo("Asia/Tokyo"), "Asia/Tokyo"))
+    assert with_default.aware(datetime(2025, 1, 1, 9), None)[1] == "Asia/Tokyo"
+    owner = ZoneResolver({}, BERLIN)
+    assert owner.aware(datetime(2025, 1, 1, 9), None)[1] == "Europe/Berlin"
+
+
+CUSTOM = """BEGIN:VCALENDAR
+VERSION:2.0
+METHOD:REQUEST
+BEGIN:VTIMEZONE
+TZID:Customized Time Zone
+BEGIN:STANDARD
+DTSTART:16010101T000000
+TZOFFSETFROM:{offset}
+TZOFFSETTO:{offset}
+END:STANDARD
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:custom-{offset}
+DTSTAMP:20250101T000000Z
+DTSTART;TZID=Customized Time Zone:20250301T120000
+SUMMARY:x
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_two_messages_with_the_same_custom_zone_name_do_not_share_its_definition() -> None:
+    """icalendar caches VTIMEZONEs by TZID process-wide; each message must use its own."""
+    first = read_calendars([(CUSTOM.format(offset="+0300"), "")], BERLIN).events[0]
+    second = read_calendars([(CUSTOM.format(offset="-0600"), "")], BERLIN).events[0]
+    assert isinstance(first.start, datetime) and isinstance(second.start, datetime)
+    assert first.start.astimezone(UTC).hour == 9
+    assert second.start.astimezone(UTC).hour == 18
+
+
+def test_outlook_1601_rules_give_the_same_offsets_as_iana() -> None:
+    text = CUSTOM.replace("Customized Time Zone", "Pacific Standard Time").format(offset="-0800")
+    events = read_calendars([(text, "")], BERLIN).events
+    assert isinstance(events[0].start, datetime)
+    assert events[0].start.astimezone(UTC) == datetime(2025, 3, 1, 20, 0, tzinfo=UTC)
+    assert events[0].timezone == "America/Los_Angeles"
