@@ -133,6 +133,7 @@ class ImapAccount(ServerSettings):
 
 class MailboxSettings(ImapAccount):
     kind: Literal["imap", "maildir"] = "maildir"
+    address: str = ""
     idle: bool = True
     poll_interval: Annotated[int, Field(ge=5, le=86400)] = 60
     path: Path | None = None

@@ -32,7 +32,7 @@ log = logging.getLogger("mailflow.daemon")
 class Cycle(Protocol):
     """What the daemon drives (the engine)."""
 
-    def run_cycle(self) -> None:
+    def run_cycle(self) -> object:
         """One sync, one plan, one dispatch."""
 
     def wait_for_mail(self, timeout: float) -> bool:

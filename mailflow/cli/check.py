@@ -189,10 +189,26 @@ def check_risky_settings(config: Settings, report: CheckReport) -> None:
 
 #: The checks `mailflow check` runs, in order. To add one, write a function
 #: `(settings, report) -> None` above and list it here with the section it reports on.
+def check_playbook_and_templates(config: Settings, report: CheckReport) -> None:
+    """Every step's timing parses, and every template renders for both roles, with and without notes."""
+    from mailflow.compose import check_templates
+    from mailflow.playbook import PlaybookConfig
+
+    PlaybookConfig.from_settings(config)
+    problems = check_templates(config)
+    for problem in problems:
+        report.add(
+            "fail", "templates", problem, "fix the template named above; `mailflow preview` shows a step"
+        )
+    if not problems:
+        report.add("ok", "templates", "every template renders for both roles, with and without notes")
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("mailbox", check_mailbox),
     ("drafts", check_drafts),
     ("smtp", check_smtp),
+    ("templates", check_playbook_and_templates),
     ("settings", check_risky_settings),
 ]
 

@@ -39,13 +39,18 @@ def plan_all(store: Store, config: PlaybookConfig, now: datetime) -> PlanSummary
     with store.read() as tx:
         meeting_ids = [m.id for m in tx.list_meetings()]
     for meeting_id in meeting_ids:
-        with store.transaction() as tx:
+        summary.meetings += 1
+        with store.read() as tx:  # most meetings need nothing: no write lock for them
+            meeting = tx.get_meeting(meeting_id)
+            if meeting is None or not plan_meeting(tx, meeting, config, now):
+                continue
+        with store.transaction() as tx:  # plan again under the lock, then apply
             meeting = tx.get_meeting(meeting_id)
             if meeting is None:  # forgotten meanwhile
                 continue
-            summary.meetings += 1
+            rows = {(r.step, r.occurrence): r for r in tx.list_steps(meeting.id)}
             for action in plan_meeting(tx, meeting, config, now):
-                _apply(tx, meeting.id, action, summary)
+                _apply(tx, meeting.id, action, rows, summary)
     return summary
 
 
@@ -124,11 +129,15 @@ def existing_step(row: StepRow) -> ExistingStep:
     )
 
 
-def _apply(tx: StoreTx, meeting_id: int, action: Action, summary: PlanSummary) -> None:
+def _apply(
+    tx: StoreTx, meeting_id: int, action: Action, rows: dict[tuple[str, int], StepRow], summary: PlanSummary
+) -> None:
     planned = action.step
-    row = _row_for(tx, meeting_id, planned.step, planned.occurrence)
+    row = rows.get((planned.step, planned.occurrence))
     if action.kind == "add" or (action.kind == "skip" and action.new):
-        new_row, inserted = tx.plan_step(meeting_id, planned.step, planned.occurrence, planned.due_at, planned.mode)
+        new_row, inserted = tx.plan_step(
+            meeting_id, planned.step, planned.occurrence, planned.due_at, planned.mode
+        )
         if action.kind == "skip" and inserted:
             tx.mark_skipped(new_row.id, action.reason)
             summary.skipped += 1
@@ -145,8 +154,6 @@ def _apply(tx: StoreTx, meeting_id: int, action: Action, summary: PlanSummary) -
         summary.cancelled += 1
     elif action.kind == "skip" and tx.skip_step(row.id, action.reason):
         summary.skipped += 1
-    log.debug("meeting %s: %s %s#%s (%s)", meeting_id, action.kind, planned.step, planned.occurrence, action.reason)
-
-
-def _row_for(tx: StoreTx, meeting_id: int, step: str, occurrence: int) -> StepRow | None:
-    return next((r for r in tx.list_steps(meeting_id) if r.step == step and r.occurrence == occurrence), None)
+    log.debug(
+        "meeting %s: %s %s#%s (%s)", meeting_id, action.kind, planned.step, planned.occurrence, action.reason
+    )

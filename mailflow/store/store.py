@@ -408,7 +408,9 @@ def _owner_safe_values(data: MeetingData) -> dict[str, Any]:
     c = meetings.c
     values: dict[str, Any] = {
         "role": case((c.role_set_by_owner, c.role), else_=data.role),
-        "trusted": or_(c.trusted, literal(data.trusted)),  # once the owner vouched for it, a later update keeps that
+        "trusted": or_(
+            c.trusted, literal(data.trusted)
+        ),  # once the owner vouched for it, a later update keeps that
     }
     if data.counterpart_id is not None:
         values["counterpart_id"] = func.coalesce(c.counterpart_id, data.counterpart_id)

@@ -54,7 +54,11 @@ class Context:
         cls, settings: Settings, is_our_message_id: Callable[[str], bool] | None = None
     ) -> Context:
         """The context for ``settings`` (owner, [trust], [sending], [data], the mailbox addresses)."""
-        own = {settings.mailbox.username, settings.smtp.from_address if settings.smtp else ""}
+        own = {
+            settings.mailbox.address,
+            settings.mailbox.username,
+            settings.smtp.from_address if settings.smtp else "",
+        }
         if settings.drafts is not None:
             own.add(settings.drafts.username)
         return cls(

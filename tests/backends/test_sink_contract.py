@@ -1,16 +1,25 @@
-"""The contract every sink that can look back must keep: deliver once, find it again."""
+"""The contract every sink that can look back must keep: deliver once, find it again.
+
+Run against every kind: memory, the file outbox, SMTP (STARTTLS and implicit
+TLS, with copies in the Sent folder of a real Dovecot), Drafts (Dovecot), and
+notify over the outbox and over SMTP.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from mailflow.sinks.base import MailSink
+from mailflow.sinks.factory import build_sinks
 from mailflow.sinks.memory import MemorySink
 from mailflow.sinks.outbox import OutboxSink
+from tests import delivery_helpers as dh
+from tests.rig.dovecot import ImapUser
+from tests.rig.smtp import SmtpServer
 
 
 def make_message(message_id: str, subject: str = "Thank you") -> EmailMessage:
@@ -23,11 +32,44 @@ def make_message(message_id: str, subject: str = "Thank you") -> EmailMessage:
     return message
 
 
-@pytest.fixture(params=["memory", "outbox"])
+def _smtp(request: pytest.FixtureRequest, tmp_path: Path, server_fixture: str) -> MailSink:
+    user: ImapUser = request.getfixturevalue("imap_user")
+    server: SmtpServer = request.getfixturevalue(server_fixture)
+    return build_sinks(dh.settings(tmp_path, smtp=dh.smtp_settings(server, user), mailbox=user)).send
+
+
+def _drafts(request: pytest.FixtureRequest, tmp_path: Path) -> MailSink:
+    user: ImapUser = request.getfixturevalue("imap_user")
+    return build_sinks(dh.settings(tmp_path, drafts=dh.drafts_settings(user))).draft
+
+
+def _notify_smtp(request: pytest.FixtureRequest, tmp_path: Path) -> MailSink:
+    user: ImapUser = request.getfixturevalue("imap_user")
+    server: SmtpServer = request.getfixturevalue("smtp_server")
+    return build_sinks(dh.settings(tmp_path, smtp=dh.smtp_settings(server, user), mailbox=user)).draft
+
+
+MAKERS: dict[str, Callable[[pytest.FixtureRequest, Path], MailSink]] = {
+    "memory": lambda request, tmp_path: MemorySink(),
+    "outbox": lambda request, tmp_path: OutboxSink(tmp_path / "out"),
+    "smtp-starttls": lambda request, tmp_path: _smtp(request, tmp_path, "smtp_server"),
+    "smtp-implicit-tls": lambda request, tmp_path: _smtp(request, tmp_path, "smtps_server"),
+    "drafts": _drafts,
+    "notify-outbox": lambda request, tmp_path: build_sinks(dh.settings(tmp_path)).draft,
+    "notify-smtp": _notify_smtp,
+}
+
+
+@pytest.fixture(params=list(MAKERS))
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailSink]:
-    made: MailSink = MemorySink() if request.param == "memory" else OutboxSink(tmp_path / "out")
+    made = MAKERS[request.param](request, tmp_path)
     yield made
     made.close()
+
+
+def test_every_kind_is_built_as_asked(sink: MailSink, request: pytest.FixtureRequest) -> None:
+    expected = request.node.callspec.params["sink"].split("-")[0]
+    assert sink.kind == expected
 
 
 def test_delivered_message_is_found(sink: MailSink) -> None:
@@ -35,6 +77,15 @@ def test_delivered_message_is_found(sink: MailSink) -> None:
     assert receipt.message_id == "<a1@mailflow.test>"
     assert sink.find("<a1@mailflow.test>") is True
     assert sink.find("<other@mailflow.test>") is False
+
+
+def test_messages_are_told_apart_and_found_on_a_new_connection(sink: MailSink) -> None:
+    sink.deliver(make_message("<d1@mailflow.test>", "first"))
+    sink.deliver(make_message("<d2@mailflow.test>", "second"))
+    sink.close()  # a crash drops every connection: find must open its own
+    assert sink.find("<d1@mailflow.test>") is True
+    assert sink.find("<d2@mailflow.test>") is True
+    assert sink.find("<d1@mailflow.tes>") is False  # the whole Message-ID, not a part of it
 
 
 def test_message_without_id_is_refused(sink: MailSink) -> None:

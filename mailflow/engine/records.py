@@ -1,0 +1,352 @@
+"""What one understood message writes to the store, inside the batch's transaction.
+
+By kind:
+
+- invite / update / cancel: the counterpart as a contact; the meeting by iCal
+  UID + RECURRENCE-ID (SEQUENCE/DTSTAMP ordering is the store's).  A new UID
+  from a contact with an open plain request upgrades that request's meeting.
+  A meeting is trusted only when the owner sent or forwarded the invite (or
+  the meeting was trusted or confirmed before); an untrusted new invite is
+  "pending" and sends nothing until the owner confirms it.
+- reply / counter (iTIP): linked to their meeting.
+- request: a "requested" meeting with the counterpart, unless one is open.
+- contact_reply: the contact's reply time, their do-not-contact wish, attachments.
+- owner_notes: a note on the meeting the owner answered about, and the role.
+- ignored / unreadable: only the message log (with the error).
+
+Every message gets one row in the message log.  Dedupe: a message whose
+Message-ID (or, without one, content hash) is already logged without error
+writes nothing again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from mailflow import clock
+from mailflow.engine.attachments import SavedFile
+from mailflow.engine.triage import Known
+from mailflow.model import Person, Understanding
+from mailflow.sources import Incoming
+from mailflow.store import (
+    ContactRow,
+    MeetingData,
+    MeetingRow,
+    MessageData,
+    MessageRow,
+    StoreTx,
+    normalise_address,
+)
+from mailflow.text import one_line
+
+log = logging.getLogger("mailflow.engine.intake")
+
+INVITE_KINDS = ("invite", "update", "cancel")
+
+
+@dataclass
+class Prepared:
+    """One fetched message, understood, its attachments already saved; the raw bytes dropped."""
+
+    item: Incoming
+    content_hash: str
+    understanding: Understanding
+    files: list[SavedFile] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    """What the records of one sync did (added into the summary)."""
+
+    meetings_created: int = 0
+    meetings_updated: int = 0
+    requests_created: int = 0
+    notes_added: int = 0
+    contact_replies: int = 0
+    attachments_saved: int = 0
+    duplicates: int = 0
+    errors: int = 0
+
+
+@dataclass
+class _Links:
+    meeting: MeetingRow | None = None
+    contact: ContactRow | None = None
+
+
+class Recorder:
+    """Writes prepared messages through one open :class:`StoreTx`.
+
+    ``known`` (what the sync loaded before) spares a lookup for what cannot
+    exist yet: a meeting whose UID was never seen, an open request of a brand
+    new contact.  ``prechecked`` are Message-IDs found unrecorded just before
+    this transaction (the caller guarantees nobody wrote meanwhile).
+    """
+
+    def __init__(
+        self,
+        tx: StoreTx,
+        zone: ZoneInfo,
+        tally: Tally,
+        known: Known | None = None,
+        prechecked: frozenset[str] = frozenset(),
+    ) -> None:
+        self.tx, self.zone, self.tally = tx, zone, tally
+        self.known = known if known is not None else Known()
+        self.prechecked = prechecked
+        self.new_contacts: set[str] = set()
+        self.new_meetings: set[tuple[str, str]] = set()
+        self._in_batch: set[str] = set()
+
+    # -- dedupe ---------------------------------------------------------------
+    def already_recorded(self, message_id: str, content_hash: str = "") -> MessageRow | None:
+        """The earlier log row of this message, when it was recorded without error."""
+        if message_id:
+            rows = self.tx.find_messages_by_message_id(message_id)
+            return next((r for r in rows if r.direction == "in" and not r.error), None)
+        if content_hash:
+            row = self.tx.find_message_by_hash(content_hash)
+            if row is not None and row.direction == "in" and not row.error:
+                return row
+        return None
+
+    def _duplicate(self, message_id: str, content_hash: str) -> bool:
+        key = message_id or (f"#{content_hash}" if content_hash else "")
+        if key in self._in_batch:
+            return True
+        if key:
+            self._in_batch.add(key)
+        if message_id and message_id in self.prechecked:
+            return False
+        return self.already_recorded(message_id, content_hash) is not None
+
+    # -- one message ------------------------------------------------------------
+    def record(self, prepared: Prepared) -> MessageRow | None:
+        """Write what ``prepared`` says; None when it was a duplicate."""
+        u = prepared.understanding
+        if self._duplicate(u.message_id or prepared.item.message_id, prepared.content_hash):
+            self.tally.duplicates += 1
+            return None
+        links = self._apply(u, prepared)
+        return self.log(prepared, links.meeting, links.contact)
+
+    def log(
+        self,
+        prepared: Prepared,
+        meeting: MeetingRow | None = None,
+        contact: ContactRow | None = None,
+        *,
+        error: str = "",
+    ) -> MessageRow:
+        u, item = prepared.understanding, prepared.item
+        error = error or (u.error or "the message cannot be understood" if u.kind == "unreadable" else "")
+        if error:
+            self.tally.errors += 1
+            log.warning("message at %s could not be handled: %s", item.ref.location, one_line(error, 300))
+        data = MessageData(
+            ref=item.ref,
+            direction="in",
+            message_id=u.message_id or item.message_id,
+            content_hash=prepared.content_hash,
+            kind=u.kind,
+            meeting_id=meeting.id if meeting else None,
+            contact_id=contact.id if contact else None,
+            sender=(u.sender.address if u.sender else item.sender),
+            subject=one_line(u.subject or item.subject, 500),
+            in_reply_to=u.in_reply_to or (item.in_reply_to[0] if item.in_reply_to else ""),
+            sent_at=u.sent_at,
+            error=one_line(error, 1000),
+        )
+        row, _new = self.tx.record_message(data)
+        return row
+
+    def _apply(self, u: Understanding, prepared: Prepared) -> _Links:
+        if u.kind in INVITE_KINDS:
+            links = self._invite(u)
+        elif u.kind in ("reply", "counter"):
+            links = _Links(meeting=self._meeting_of(u), contact=self._contact(u.sender))
+        elif u.kind == "request":
+            links = self._request(u)
+        elif u.kind == "contact_reply":
+            links = self._contact_reply(u)
+        elif u.kind == "owner_notes":
+            links = self._owner_notes(u)
+        else:
+            return _Links()
+        self._attach(prepared, links)
+        return links
+
+    # -- meetings -----------------------------------------------------------------
+    def _invite(self, u: Understanding) -> _Links:
+        if not u.uid:
+            raise ValueError("the invite has no UID, so it cannot be tracked")
+        key = (u.uid, u.recurrence_id)
+        seen_before = key in self.known.meetings or key in self.new_meetings
+        existing = self.tx.find_meeting(*key) if seen_before else None
+        contact_known = self._is_known(u.counterpart)
+        contact = self._contact(u.counterpart)
+        request = None
+        if existing is None and contact is not None and contact_known and u.kind != "cancel":
+            request = self.tx.find_open_request(contact.id)
+        data = self._meeting_data(u, contact, existing or request)
+        if request is not None:
+            meeting = self.tx.attach_invite(request.id, data)
+            self.tally.meetings_updated += 1
+            log.info("the invite %s answers the request of meeting %d", one_line(u.uid, 80), request.id)
+        else:
+            meeting, applied = self.tx.upsert_meeting(data)
+            if existing is None and applied:
+                self.tally.meetings_created += 1
+            elif applied:
+                self.tally.meetings_updated += 1
+        self.new_meetings.add(key)
+        meeting = self._trust(meeting, data, u)
+        return _Links(meeting=meeting, contact=contact)
+
+    def _meeting_data(
+        self, u: Understanding, contact: ContactRow | None, before: MeetingRow | None
+    ) -> MeetingData:
+        trusted = u.trusted or (before is not None and (before.trusted or before.confirmed))
+        state = "cancelled" if u.kind == "cancel" else ("scheduled" if trusted else "pending")
+        start, end = self._times(u)
+        return MeetingData(
+            ical_uid=u.uid,
+            recurrence_id=u.recurrence_id,
+            sequence=u.sequence,
+            dtstamp=u.dtstamp,
+            start_at=start,
+            end_at=end,
+            all_day=u.all_day,
+            timezone=u.timezone,
+            summary=u.summary,
+            description=u.description,
+            location=u.location,
+            meeting_url=u.meeting_url,
+            organizer=u.organizer.address if u.organizer else "",
+            state=state,
+            role=u.role_hint or "seeker",
+            counterpart_id=contact.id if contact else None,
+            needs_counterpart=contact is None,
+            trusted=trusted,
+            recurring=u.recurring,
+            source_message_id=u.message_id,
+        )
+
+    def _trust(self, meeting: MeetingRow, data: MeetingData, u: Understanding) -> MeetingRow:
+        """The owner's forward of a known invite vouches for it even when nothing else changed."""
+        changed = False
+        if data.trusted and not meeting.trusted:
+            changed = self.tx.set_trusted(meeting.id) or changed
+            if meeting.state == "pending":
+                changed = self.tx.set_meeting_state(meeting.id, "scheduled") or changed
+        if u.from_owner and u.role_hint and meeting.role != u.role_hint:
+            changed = self.tx.set_role(meeting.id, u.role_hint, by_owner=True) or changed
+        return (self.tx.get_meeting(meeting.id) or meeting) if changed else meeting
+
+    def _times(self, u: Understanding) -> tuple[datetime | None, datetime | None]:
+        if u.start is not None:
+            return _aware(u.start, self.zone), _aware(u.end, self.zone) if u.end else None
+        if u.date is not None:  # all-day: midnight in the owner's zone
+            end_day = u.end_date or (u.date + timedelta(days=1))
+            start = datetime.combine(u.date, time(0), tzinfo=self.zone).astimezone(UTC)
+            return start, datetime.combine(end_day, time(0), tzinfo=self.zone).astimezone(UTC)
+        return None, None
+
+    def _request(self, u: Understanding) -> _Links:
+        contact = self._contact(u.counterpart)
+        open_request = self.tx.find_open_request(contact.id) if contact else None
+        if open_request is not None:
+            return _Links(meeting=open_request, contact=contact)
+        meeting = self.tx.create_request(
+            contact.id if contact else None,
+            summary=one_line(u.summary or u.subject, 500),
+            role=u.role_hint or "seeker",
+            trusted=u.trusted,
+            source_message_id=u.message_id,
+        )
+        if u.from_owner and u.role_hint:
+            self.tx.set_role(meeting.id, u.role_hint, by_owner=True)
+        self.tally.requests_created += 1
+        return _Links(meeting=meeting, contact=contact)
+
+    # -- replies ---------------------------------------------------------------------
+    def _contact_reply(self, u: Understanding) -> _Links:
+        contact = self._contact(u.sender or u.counterpart)
+        meeting = self._meeting_of(u)
+        if meeting is None and contact is not None:
+            mine = self.tx.list_meetings(contact_id=contact.id)
+            meeting = mine[-1] if mine else None
+        if contact is not None:
+            at = u.sent_at or clock.now()
+            self.tx.record_contact_reply(contact.id, at, meeting_id=meeting.id if meeting else None)
+            self.tally.contact_replies += 1
+            if u.do_not_contact:
+                reason = f"asked to stop in {one_line(u.message_id or 'a reply', 200)}"
+                self.tx.set_do_not_contact(contact.id, reason)
+                log.info("contact %s asked not to be contacted", contact.address)
+        return _Links(meeting=meeting, contact=contact)
+
+    def _owner_notes(self, u: Understanding) -> _Links:
+        meeting = self._meeting_of(u)
+        if meeting is None:
+            log.warning("the owner's notes in %s answer no known meeting; kept in the log only", u.message_id)
+            return _Links()
+        if u.notes.strip():
+            self.tx.add_note(meeting.id, u.notes, source="mail", message_id=u.message_id)
+            self.tally.notes_added += 1
+        if u.role_hint:
+            self.tx.set_role(meeting.id, u.role_hint, by_owner=True)
+        return _Links(meeting=meeting)
+
+    def _meeting_of(self, u: Understanding) -> MeetingRow | None:
+        if u.replied_to:
+            meeting = self.tx.meeting_for_message_id(u.replied_to)
+            if meeting is not None:
+                return meeting
+        if u.uid:
+            return self.tx.find_meeting(u.uid, u.recurrence_id) or self.tx.find_meeting(u.uid)
+        return None
+
+    # -- contacts and files --------------------------------------------------------------
+    def _is_known(self, person: Person | None) -> bool:
+        """Whether the person was a contact before this message (else no request of theirs can exist)."""
+        if person is None:
+            return False
+        address = normalise_address(person.address)
+        return address in self.known.contacts or address in self.new_contacts
+
+    def _contact(self, person: Person | None) -> ContactRow | None:
+        if person is None or "@" not in person.address:
+            return None
+        contact = self.tx.upsert_contact(person.address, one_line(person.name, 200))
+        self.new_contacts.add(contact.address)
+        return contact
+
+    def _attach(self, prepared: Prepared, links: _Links) -> None:
+        if not prepared.files or (links.meeting is None and links.contact is None):
+            return
+        for saved in prepared.files:
+            self.tx.add_attachment(
+                saved.path,
+                meeting_id=links.meeting.id if links.meeting else None,
+                contact_id=links.contact.id if links.contact else None,
+                filename=saved.filename,
+                content_type=saved.content_type,
+                size=saved.size,
+                sha256=saved.sha256,
+                message_id=prepared.understanding.message_id,
+            )
+            self.tally.attachments_saved += 1
+
+
+def _aware(value: datetime, zone: ZoneInfo) -> datetime:
+    """Understanding promises aware datetimes; a naive one is read in the owner's zone."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def without_attachment_data(u: Understanding) -> Understanding:
+    """The understanding without the attachment bytes (saved already), to keep a batch small."""
+    return replace(u, attachments=()) if u.attachments else u

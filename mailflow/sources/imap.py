@@ -1,0 +1,431 @@
+"""An IMAP folder as a :class:`MailSource`: one persistent connection, read by UID.
+
+What goes over the wire, and why:
+
+- Login through ``mailflow.net.imap.connect_imap`` (TLS verified, password,
+  password command or XOAUTH2 token command re-run at every login).
+  ``ENABLE CONDSTORE`` when offered, then EXAMINE (read-only) the folder, or
+  SELECT when a processed keyword or move is configured.
+- A poll is one ``NOOP`` (Dovecot shows new mail to a selected connection
+  only after a syncing command); ``UID SEARCH UID n:*`` follows only when the
+  server said EXISTS or EXPUNGE, to any command or in IDLE, since the last
+  search.  So a poll without new mail is one round trip, with new mail two.
+  ``UID n:*`` always matches the last message (RFC 3501), so UIDs up to the
+  cursor are dropped here.  Right after a (re)connect the SELECT answer often
+  suffices: the same HIGHESTMODSEQ as the cursor (CONDSTORE), or a UIDNEXT at
+  the cursor, means nothing is new.  The folder is selected afresh every
+  ``refresh_after`` seconds, which also bounds what a missed EXISTS could
+  delay.
+- The first look is one ``UID FETCH`` per 500 UIDs of RFC822.SIZE,
+  BODYSTRUCTURE and five header fields (``imap_wire``); whole messages are
+  fetched (``BODY.PEEK[]``) only for what the engine picks.  Only PEEK:
+  ``\\Seen`` is never set.
+- Waiting is IDLE in short slices (``idle_check(timeout)``), re-issued after
+  ``idle_renew`` (well inside RFC 2177's 29 minutes); without IDLE, ``wait``
+  sleeps until the next poll is due.
+- A dropped connection is reopened with capped exponential backoff and
+  jitter, for up to ``retry_for`` seconds; then ``TransientError``.
+- Nothing is ever deleted.  ``mark_done`` adds ``processed_keyword`` and/or
+  moves to ``move_processed_to`` (MOVE, or COPY when the server lacks MOVE).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from imapclient import IMAPClient
+
+from mailflow import clock
+from mailflow.config import MailboxSettings, Settings, parse_duration
+from mailflow.errors import AuthError, BackendError, ConfigError, PermanentError, TransientError
+from mailflow.model import MessageRef
+from mailflow.net.imap import close_quietly, connect_imap, imap_endpoint, imap_errors
+from mailflow.sources.base import DEFAULT_BATCH, Incoming, MailSource, UidCursor
+from mailflow.sources.imap_wire import UID_BATCH, take_changes, uid_fetch
+from mailflow.sources.peek import LOOK_FIELDS, incoming_from_header
+from mailflow.text import one_line
+
+log = logging.getLogger("mailflow.sources.imap")
+T = TypeVar("T")
+
+LOOK_ITEMS = f"(UID RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({' '.join(LOOK_FIELDS)})])"
+BODY_ITEMS = "(UID BODY.PEEK[])"
+_KEYWORD = re.compile(r"^[A-Za-z0-9$_.+-]{1,64}$")
+Connect = Callable[[MailboxSettings, str], IMAPClient]
+
+
+@dataclass
+class _Selected:
+    """What the SELECT (or EXAMINE) answered; ``fresh`` until the first poll uses it."""
+
+    uidvalidity: int
+    uidnext: int | None
+    modseq: int | None
+    fresh: bool = True
+
+
+@dataclass(frozen=True)
+class _Known:
+    """UIDs the last search found after ``after``, sorted: later polls page through them."""
+
+    uidvalidity: int
+    after: int
+    uids: list[int]
+
+
+def backoff(attempt: int, *, first: float = 0.25, cap: float = 30.0) -> float:
+    """Seconds to wait before reconnect ``attempt`` (0, 1, ...): doubling, capped, jittered."""
+    ceiling = min(cap, first * 2 ** min(attempt, 32))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class ImapSource(MailSource):
+    """One folder of an IMAP account (``[mailbox]`` with ``kind = "imap"``)."""
+
+    kind = "imap"
+
+    def __init__(
+        self,
+        account: MailboxSettings,
+        *,
+        section: str = "mailbox",
+        idle_renew: float = 600.0,
+        refresh_after: float | None = None,
+        retry_for: float = 120.0,
+        max_backoff: float = 30.0,
+        connect: Connect = connect_imap,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.account, self.section = account, section
+        self.endpoint = imap_endpoint(account, section)
+        self.folder = account.folder or "INBOX"
+        self.keyword, self.move_to = account.processed_keyword.strip(), account.move_processed_to.strip()
+        if self.keyword and not _KEYWORD.match(self.keyword):
+            raise ConfigError(
+                f'{section}.processed_keyword: "{one_line(self.keyword, 60)}" is not a valid IMAP keyword '
+                "(letters, digits and $_.+- only)"
+            )
+        self.idle_renew, self.retry_for, self.max_backoff = idle_renew, retry_for, max_backoff
+        self.refresh_after = idle_renew if refresh_after is None else refresh_after
+        self._connect, self._sleep = connect, sleep
+        user = quote(account.username, safe="")
+        self.account_id = f"{user}@{self.endpoint.host}"
+        self.key = f"imap://{self.account_id}:{self.endpoint.port}/{quote(self.folder, safe='')}"
+        self._client: IMAPClient | None = None
+        self._selected: _Selected | None = None
+        self._selected_at = 0.0
+        self._capabilities: frozenset[str] = frozenset()
+        self._known: _Known | None = None
+        self._backlog: int | None = None
+        self._idle_since: float | None = None
+        self._last_poll = clock.monotonic()
+        self._moved_folder_ready = False
+        self._news = False
+        #: the server said EXISTS or EXPUNGE since the last search (so the next poll must search)
+        self._dirty = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImapSource:
+        renew = parse_duration(settings.daemon.idle_renew).total_seconds()
+        return cls(settings.mailbox, idle_renew=min(renew, 25 * 60))
+
+    # -- the seam ------------------------------------------------------------
+    def poll(self, cursor: str | None, *, limit: int = DEFAULT_BATCH) -> tuple[list[Incoming], str]:
+        wanted = UidCursor.parse(cursor)
+        self._last_poll = clock.monotonic()
+        return self._run("look for new mail in", lambda c, s: self._poll(c, s, wanted, max(1, limit)))
+
+    def fetch_many(self, refs: Sequence[MessageRef]) -> Iterator[tuple[MessageRef, bytes]]:
+        if refs:
+            yield from self._run("fetch messages from", lambda c, s: self._fetch(c, s, refs))
+
+    def backlog(self) -> int | None:
+        return self._backlog
+
+    def mark_done(self, refs: Sequence[MessageRef]) -> None:
+        if refs and (self.keyword or self.move_to):
+            self._run("mark processed messages in", lambda c, s: self._mark(c, s, refs))
+
+    def wait(self, timeout: float) -> bool:
+        started = clock.monotonic()
+        try:
+            client, _selected = self._ready()
+            if self._news:
+                self._news = False
+                return True
+            if not (self.account.idle and "IDLE" in self._capabilities):
+                return self._poll_wait(timeout)
+            return self._idle_wait(client, timeout)
+        except BackendError as exc:
+            # a wait never raises: the next poll reconnects (with backoff) and reports
+            log.warning("waiting for mail on %s failed: %s", self.endpoint.address, exc)
+            self._drop()
+            self._sleep(max(0.0, min(timeout, 5.0) - (clock.monotonic() - started)))
+            return False
+
+    def close(self) -> None:
+        self._drop(polite=True)
+
+    def location(self, uidvalidity: int, uid: int) -> str:
+        """RFC 5092 style: ``imap://user@host:port/INBOX;UIDVALIDITY=7/;UID=42``."""
+        return f"{self.key};UIDVALIDITY={uidvalidity}/;UID={uid}"
+
+    # -- connection ------------------------------------------------------------
+    def _run(self, what: str, op: Callable[[IMAPClient, _Selected], T]) -> T:
+        """``op`` on a ready connection, reconnecting after drops until ``retry_for`` runs out."""
+        deadline, attempt, refused = clock.monotonic() + self.retry_for, 0, False
+        while True:
+            client, selected = self._ready_or_retry(what, attempt, deadline)
+            try:
+                with imap_errors(self.endpoint):
+                    result = op(client, selected)
+                    self._dirty |= take_changes(client)
+                    return result
+            except TransientError as exc:
+                self._drop()
+                attempt = self._pause(what, exc, attempt, deadline)
+            except PermanentError as exc:
+                # a NO in mid-session (say, the folder was deleted and recreated): reopen once
+                self._drop()
+                if refused or isinstance(exc, AuthError):
+                    raise
+                refused = True
+                log.warning("cannot %s %s (%s); reopening the folder", what, self.folder, exc)
+
+    def _ready_or_retry(self, what: str, attempt: int, deadline: float) -> tuple[IMAPClient, _Selected]:
+        while True:
+            try:
+                return self._ready()
+            except TransientError as exc:
+                self._drop()
+                attempt = self._pause(what, exc, attempt, deadline)
+
+    def _pause(self, what: str, exc: TransientError, attempt: int, deadline: float) -> int:
+        delay = backoff(attempt, cap=self.max_backoff)
+        if clock.monotonic() + delay > deadline:
+            raise exc
+        log.warning("cannot %s %s (%s); trying again in %.1f s", what, self.folder, exc, delay)
+        self._sleep(delay)
+        return attempt + 1
+
+    def _ready(self) -> tuple[IMAPClient, _Selected]:
+        if self._client is not None and self._selected is not None:
+            if clock.monotonic() - self._selected_at < self.refresh_after:
+                return self._client, self._selected
+            # a long-open session may never notice that its folder was deleted and created
+            # again (Dovecot keeps showing the old one): SELECT it afresh now and then
+            with imap_errors(self.endpoint):
+                self._end_idle(self._client)
+                before, self._selected = self._selected, self._select(self._client)
+            if (before.uidvalidity, before.uidnext) != (self._selected.uidvalidity, self._selected.uidnext):
+                self._news = True  # what IDLE would have said: the next wait reports it
+            return self._client, self._selected
+        self._drop()
+        client = self._connect(self.account, self.section)
+        try:
+            with imap_errors(self.endpoint):
+                self._capabilities = frozenset(
+                    bytes(c).decode("ascii", "replace").upper() for c in client.capabilities()
+                )
+                if "CONDSTORE" in self._capabilities and "ENABLE" in self._capabilities:
+                    client.enable("CONDSTORE")  # must come before SELECT
+                self._selected = self._select(client)
+        except BaseException:
+            close_quietly(client)
+            raise
+        self._client = client
+        return client, self._selected
+
+    def _select(self, client: IMAPClient) -> _Selected:
+        if not client.folder_exists(self.folder):
+            raise PermanentError(
+                f'the folder "{one_line(self.folder, 100)}" does not exist on {self.endpoint.address}',
+                hint=f"check {self.section}.folder; `mailflow check` lists the folders",
+                backend=self.section,
+            )
+        answer = client.select_folder(self.folder, readonly=not (self.keyword or self.move_to))
+        selected = _Selected(
+            uidvalidity=int(answer.get(b"UIDVALIDITY", 0)),
+            uidnext=_int_or_none(answer.get(b"UIDNEXT")),
+            modseq=_int_or_none(answer.get(b"HIGHESTMODSEQ")),
+        )
+        if self._known is not None and self._known.uidvalidity != selected.uidvalidity:
+            self._known = None
+        self._selected_at = clock.monotonic()
+        take_changes(client)  # the SELECT's own EXISTS: its view is the current one
+        self._dirty = False
+        return selected
+
+    def _drop(self, *, polite: bool = False) -> None:
+        client, idling = self._client, self._idle_since is not None
+        self._client, self._selected, self._idle_since = None, None, None
+        if client is None:
+            return
+        if polite:
+            if idling:  # a server in IDLE answers nothing but DONE: LOGOUT would wait for the timeout
+                with contextlib.suppress(Exception):
+                    client.idle_done()
+            close_quietly(client)
+        else:
+            try:
+                client.shutdown()
+            except Exception:  # already gone: nothing to release
+                log.debug("closing a dropped IMAP connection failed", exc_info=True)
+
+    # -- polling -----------------------------------------------------------------
+    def _poll(
+        self, client: IMAPClient, selected: _Selected, wanted: UidCursor | None, limit: int
+    ) -> tuple[list[Incoming], str]:
+        self._end_idle(client)
+        same = wanted is not None and wanted.uidvalidity == selected.uidvalidity
+        if wanted is not None and not same:
+            log.warning(
+                "UIDVALIDITY of %s changed (%d -> %d): reading the folder again; known messages are skipped",
+                self.folder, wanted.uidvalidity, selected.uidvalidity,
+            )  # fmt: skip
+        after = wanted.uid if wanted is not None and same else 0
+        uids = self._uids_after(client, selected, after, wanted if same else None)
+        batch = uids[:limit]
+        self._backlog = len(uids) - len(batch)
+        items = sorted(self._look(client, selected, batch), key=lambda i: i.ref.uid)
+        caught_up = self._backlog == 0
+        cursor = UidCursor(
+            selected.uidvalidity, batch[-1] if batch else after, selected.modseq if caught_up else None
+        )
+        return items, str(cursor)
+
+    def _uids_after(
+        self, client: IMAPClient, selected: _Selected, after: int, wanted: UidCursor | None
+    ) -> list[int]:
+        known = self._known
+        if known is not None and known.uidvalidity == selected.uidvalidity and after >= known.after:
+            rest = known.uids[bisect_right(known.uids, after) :]
+            if rest:
+                return rest  # still paging through the last search: no round trip
+        fresh, selected.fresh = selected.fresh, False
+        if fresh and wanted is not None and _nothing_new(selected, wanted):
+            return []
+        if not fresh:
+            # Dovecot shows new mail to a selected connection only after a syncing command, and
+            # says so (EXISTS); without any such word since the last search, nothing is new
+            client.noop()
+            if not (take_changes(client) or self._dirty):
+                return []
+        self._dirty = False
+        found = client.search(["UID", f"{after + 1}:*"])
+        self._dirty = take_changes(client)  # mail that arrived during the search shows at its end
+        uids = sorted(uid for uid in found if uid > after)  # `UID n:*` always returns the last message
+        self._known = _Known(selected.uidvalidity, after, uids)
+        return uids
+
+    def _look(self, client: IMAPClient, selected: _Selected, uids: Sequence[int]) -> Iterator[Incoming]:
+        wanted, validity = set(uids), selected.uidvalidity
+        for record in uid_fetch(client, uids, LOOK_ITEMS):
+            uid = record.uid
+            if uid is None or uid not in wanted:
+                continue  # an unsolicited FETCH (another client changed flags)
+            ref = MessageRef(self.account_id, self.folder, validity, uid, self.location(validity, uid))
+            header = record.section(b"HEADER.FIELDS")
+            yield incoming_from_header(ref, header, size=record.size, structure=record.text)
+
+    def _fetch(
+        self, client: IMAPClient, selected: _Selected, refs: Sequence[MessageRef]
+    ) -> list[tuple[MessageRef, bytes]]:
+        self._end_idle(client)
+        by_uid = {r.uid: r for r in refs if r.uidvalidity == selected.uidvalidity}
+        if len(by_uid) < len(refs):
+            log.warning(
+                "%d message(s) belong to an older UIDVALIDITY of %s", len(refs) - len(by_uid), self.folder
+            )
+        records = uid_fetch(client, sorted(by_uid), BODY_ITEMS)
+        found = {uid: r.section(b"") for r in records if (uid := r.uid) is not None and uid in by_uid}
+        return [(by_uid[uid], raw) for uid, raw in sorted(found.items())]
+
+    # -- marking -------------------------------------------------------------------
+    def _mark(self, client: IMAPClient, selected: _Selected, refs: Sequence[MessageRef]) -> None:
+        self._end_idle(client)
+        uids = sorted({r.uid for r in refs if r.uidvalidity == selected.uidvalidity})
+        for start in range(0, len(uids), UID_BATCH):
+            batch = uids[start : start + UID_BATCH]
+            if self.keyword:
+                client.add_flags(batch, [self.keyword], silent=True)
+            if self.move_to:
+                self._move(client, batch)
+
+    def _move(self, client: IMAPClient, uids: list[int]) -> None:
+        if not self._moved_folder_ready:
+            if not client.folder_exists(self.move_to):
+                client.create_folder(self.move_to)
+            self._moved_folder_ready = True
+        if "MOVE" in self._capabilities:
+            client.move(uids, self.move_to)
+        else:  # never delete: without MOVE the original stays where it is
+            client.copy(uids, self.move_to)
+
+    # -- waiting -----------------------------------------------------------------
+    def _idle_wait(self, client: IMAPClient, timeout: float) -> bool:
+        with imap_errors(self.endpoint):
+            now = clock.monotonic()
+            if self._idle_since is not None and now - self._idle_since >= self.idle_renew:
+                self._end_idle(client)  # re-issued well inside the server's 29-minute limit
+            if self._idle_since is None:
+                client.idle()
+                self._idle_since = now
+            started = clock.monotonic()
+            responses = client.idle_check(timeout=max(0.0, timeout))
+        if _says_changed(responses):
+            self._dirty = True
+        if _says_new_mail(responses):
+            return True
+        if _says_bye(responses) or (not responses and clock.monotonic() - started < timeout / 2):
+            # the server closed the connection (imapclient returns early with nothing on EOF)
+            log.info("the IMAP connection to %s closed while waiting; reconnecting", self.endpoint.address)
+            self._drop()
+            return True
+        return False
+
+    def _poll_wait(self, timeout: float) -> bool:
+        remaining = self._last_poll + self.account.poll_interval - clock.monotonic()
+        if remaining > timeout:
+            self._sleep(timeout)
+            return False
+        self._sleep(max(0.0, remaining))
+        return True
+
+    def _end_idle(self, client: IMAPClient) -> None:
+        if self._idle_since is not None:
+            self._idle_since = None
+            _text, responses = client.idle_done()
+            self._dirty |= _says_changed(responses) or take_changes(client)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _nothing_new(selected: _Selected, wanted: UidCursor) -> bool:
+    """Whether the SELECT answer alone shows that nothing arrived after ``wanted``."""
+    if wanted.modseq is not None and selected.modseq is not None and wanted.modseq == selected.modseq:
+        return True  # CONDSTORE: nothing at all changed since the cursor caught up
+    return selected.uidnext is not None and selected.uidnext <= wanted.uid + 1
+
+
+def _says_new_mail(responses: Sequence[Any]) -> bool:
+    return any(isinstance(r, tuple) and len(r) >= 2 and r[1] == b"EXISTS" for r in responses)
+
+
+def _says_changed(responses: Sequence[Any]) -> bool:
+    return any(isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"EXPUNGE") for r in responses)
+
+
+def _says_bye(responses: Sequence[Any]) -> bool:
+    return any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses)

@@ -1,0 +1,204 @@
+"""What only the IMAP source does, against a real Dovecot: round trips, reconnects, IDLE, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from imapclient import IMAPClient
+from pydantic import SecretStr
+
+from mailflow.config import MailboxSettings
+from mailflow.errors import AuthError, PermanentError, TransientError
+from mailflow.net.imap import connect_imap
+from mailflow.sources.imap import ImapSource, backoff
+from tests import intake_support as support
+from tests.rig.dovecot import ImapUser
+from tests.rig.tools import free_port
+
+
+class Counting:
+    """A connect function whose clients count the IMAP commands they send."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+        self.logins = 0
+
+    def __call__(self, account: MailboxSettings, section: str) -> IMAPClient:
+        client = connect_imap(account, section)
+        self.logins += 1
+        imap = client._imap
+        send = imap.send
+
+        def counted(data: bytes) -> Any:
+            words = bytes(data).split(b"\r\n", 1)[0].split()
+            if words[:1] == [b"DONE"]:
+                self.commands["DONE"] += 1
+            elif len(words) >= 2 and words[0].isalnum():
+                name = words[1].upper()
+                if name == b"UID" and len(words) > 2:
+                    name += b" " + words[2].upper()
+                self.commands[name.decode()] += 1
+            return send(data)
+
+        imap.send = counted
+        return client
+
+    def reset(self) -> None:
+        self.commands.clear()
+
+
+@pytest.fixture
+def counting() -> Counting:
+    return Counting()
+
+
+@pytest.fixture
+def source(imap_user: ImapUser, counting: Counting) -> Iterator[ImapSource]:
+    support.create_folder(imap_user)
+    made = ImapSource(support.imap_mailbox(imap_user), retry_for=5.0, max_backoff=0.5, connect=counting)
+    yield made
+    made.close()
+
+
+def _catch_up(source: ImapSource) -> str:
+    cursor: str | None = None
+    while True:
+        items, cursor = source.poll(cursor)
+        if not items:
+            return cursor
+
+
+def test_a_poll_without_new_mail_is_one_noop(
+    imap_user: ImapUser, source: ImapSource, counting: Counting
+) -> None:
+    for n in range(3):
+        imap_user.append(support.FOLDER, support.plain(subject=f"m{n}"))
+    cursor = _catch_up(source)
+    counting.reset()
+    for _ in range(5):
+        assert source.poll(cursor)[0] == []
+    assert counting.commands == Counter({"NOOP": 5})
+    imap_user.append(support.FOLDER, support.plain(subject="new"))  # the NOOP's EXISTS asks for a search
+    items, cursor = source.poll(cursor)
+    assert [i.subject for i in items] == ["new"]
+    assert counting.commands["UID SEARCH"] == 1
+
+
+def test_after_a_reconnect_the_select_answer_shows_nothing_is_new(
+    imap_user: ImapUser, source: ImapSource, counting: Counting
+) -> None:
+    imap_user.append(support.FOLDER, support.plain())
+    cursor = _catch_up(source)
+    assert cursor.count(":") == 2  # UIDVALIDITY:UID:MODSEQ once caught up (CONDSTORE)
+    source.close()
+    counting.reset()
+    assert source.poll(cursor)[0] == []
+    assert "UID SEARCH" not in counting.commands and "SEARCH" not in counting.commands
+    assert counting.commands["EXAMINE"] == 1  # read-only: the folder is never changed
+
+
+def test_pages_of_one_search_cost_no_further_searches(
+    imap_user: ImapUser, source: ImapSource, counting: Counting
+) -> None:
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(7)])
+    counting.reset()
+    cursor, pages = None, 0
+    while pages == 0 or source.backlog():  # what a sync does: stop when nothing is known to wait
+        _items, cursor = source.poll(cursor, limit=3)
+        pages += 1
+    assert pages == 3
+    assert counting.commands["UID SEARCH"] == 1  # one search, three pages; then the source knows it is done
+
+
+def test_a_wrong_password_fails_at_once(imap_user: ImapUser) -> None:
+    account = support.imap_mailbox(imap_user).model_copy(update={"password": SecretStr("wrong")})
+    started = time.monotonic()
+    with pytest.raises(AuthError), ImapSource(account, retry_for=30.0) as source:
+        source.poll(None)
+    assert time.monotonic() - started < 10  # no reconnect loop for a refused login
+
+
+def test_a_missing_folder_is_a_permanent_error_that_names_it(imap_user: ImapUser) -> None:
+    with (
+        pytest.raises(PermanentError, match='"Nowhere" does not exist') as caught,
+        ImapSource(support.imap_mailbox(imap_user, folder="Nowhere"), retry_for=5.0) as source,
+    ):
+        source.poll(None)
+    assert "mailbox.folder" in caught.value.hint
+
+
+def test_an_unreachable_server_is_retried_with_backoff_then_transient(imap_user: ImapUser) -> None:
+    account = support.imap_mailbox(imap_user).model_copy(update={"port": free_port()})
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        time.sleep(seconds)
+
+    source = ImapSource(account, retry_for=2.0, max_backoff=0.4, sleep=sleep)
+    with pytest.raises(TransientError, match="connection refused"):
+        source.poll(None)
+    assert len(pauses) >= 3 and max(pauses) <= 0.4
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    for attempt in (*range(12), 5000):
+        ceiling = min(30.0, 0.25 * 2 ** min(attempt, 32))
+        assert ceiling / 2 <= backoff(attempt) <= ceiling
+
+
+def test_idle_is_renewed_and_still_wakes_for_new_mail(imap_user: ImapUser, counting: Counting) -> None:
+    support.create_folder(imap_user)
+    source = ImapSource(support.imap_mailbox(imap_user), idle_renew=0.3, retry_for=5.0, connect=counting)
+    try:
+        cursor = _catch_up(source)
+        for _ in range(4):
+            assert source.wait(0.2) is False
+        assert counting.commands["IDLE"] >= 2  # re-issued after idle_renew
+        timer = threading.Timer(0.2, imap_user.append, [support.FOLDER, support.plain(subject="late")])
+        timer.start()
+        deadline = time.monotonic() + 15
+        woke = False
+        while not woke and time.monotonic() < deadline:
+            woke = source.wait(0.5)
+        timer.join()
+        assert woke
+        assert [i.subject for i in source.poll(cursor)[0]] == ["late"]
+    finally:
+        source.close()
+
+
+def test_without_idle_wait_sleeps_until_the_poll_is_due(imap_user: ImapUser, counting: Counting) -> None:
+    support.create_folder(imap_user)
+    pauses: list[float] = []
+    account = support.imap_mailbox(imap_user, idle=False, poll_interval=5)
+    source = ImapSource(account, retry_for=5.0, connect=counting, sleep=pauses.append)
+    try:
+        _catch_up(source)
+        assert source.wait(1.0) is False and pauses == [1.0]
+        assert "IDLE" not in counting.commands
+        source._last_poll -= 10  # as if the poll interval had passed since the last poll
+        assert source.wait(1.0) is True
+    finally:
+        source.close()
+
+
+def test_the_first_look_reads_encoded_subjects_and_names(imap_user: ImapUser, source: ImapSource) -> None:
+    raw = (
+        b"From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <JOERG@Example.ORG>\r\n"
+        b"Subject: =?utf-8?b?S2FmZmVlIG3DtmdsaWNoPw==?=\r\nMessage-ID: <x1@example.org>\r\n"
+        b"In-Reply-To: <a@b.example>\r\nReferences: <r1@b.example>\r\n <a@b.example>\r\n\r\nhi\r\n"
+    )
+    imap_user.append(support.FOLDER, raw)
+    (item,), _cursor = source.poll(None)
+    assert (item.sender, item.sender_name, item.subject) == (
+        "joerg@example.org",
+        "Jörg Müller",
+        "Kaffee möglich?",
+    )
+    assert item.in_reply_to == ("<a@b.example>",) and item.references == ("<r1@b.example>", "<a@b.example>")
