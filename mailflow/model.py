@@ -120,6 +120,7 @@ class Understanding:
     other_events: tuple[str, ...] = ()  # UIDs/summaries of VEVENTs kept but not chosen
     status: str = ""  # the event's STATUS (CONFIRMED, TENTATIVE, CANCELLED) as written
     forwarded_from: Person | None = None  # who wrote the forwarded message, when it is a forward
+    original_message_id: str = ""  # a forward's original Message-ID, when it came whole (message/rfc822)
 
     def to_json(self) -> dict[str, Any]:
         """The stable, documented JSON schema of ``mailflow inspect``.

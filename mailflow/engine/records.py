@@ -227,12 +227,13 @@ class Recorder:
             meeting_url=u.meeting_url,
             organizer=u.organizer.address if u.organizer else "",
             state=state,
-            role=u.role_hint or "seeker",
+            role=infer_role(u, before),
+            contact_timezone=revealed_zone(u, contact),
             counterpart_id=contact.id if contact else None,
             needs_counterpart=contact is None,
             trusted=trusted,
             recurring=u.recurring,
-            source_message_id=u.message_id,
+            source_message_id=thread_root(u),
         )
 
     def _trust(self, meeting: MeetingRow, data: MeetingData, u: Understanding) -> MeetingRow:
@@ -263,9 +264,9 @@ class Recorder:
         meeting = self.tx.create_request(
             contact.id if contact else None,
             summary=one_line(u.summary or u.subject, 500),
-            role=u.role_hint or "seeker",
+            role=infer_role(u, None),
             trusted=u.trusted,
-            source_message_id=u.message_id,
+            source_message_id=thread_root(u),
         )
         if u.from_owner and u.role_hint:
             self.tx.set_role(meeting.id, u.role_hint, by_owner=True)
@@ -350,3 +351,44 @@ def _aware(value: datetime, zone: ZoneInfo) -> datetime:
 def without_attachment_data(u: Understanding) -> Understanding:
     """The understanding without the attachment bytes (saved already), to keep a batch small."""
     return replace(u, attachments=()) if u.attachments else u
+
+
+def thread_root(u: Understanding) -> str:
+    """The message that mail about this meeting threads onto.
+
+    For the owner's forward, the forwarded original (which the contact has
+    seen), or nothing: a contact must never get a reply to a mail they never saw.
+    """
+    return u.original_message_id if u.forwarded else u.message_id
+
+
+def infer_role(u: Understanding, before: MeetingRow | None) -> str:
+    """The owner's side of the table: who asked is the seeker.
+
+    The owner's own ``#adviser`` / ``#seeker`` wins; an update, or an invite that
+    answers a request, keeps the role the meeting already has; a request the
+    contact wrote, or an invite the contact organised, makes the owner the
+    adviser; an invite the owner organised makes the owner the seeker.
+    """
+    if u.from_owner and u.role_hint:
+        return u.role_hint
+    if before is not None:
+        return before.role
+    if u.kind == "request":
+        return "adviser" if u.forwarded or not u.from_owner else "seeker"
+    organizer = u.organizer.address.lower() if u.organizer else ""
+    counterpart = u.counterpart.address.lower() if u.counterpart else ""
+    return "adviser" if organizer and organizer == counterpart else "seeker"
+
+
+def revealed_zone(u: Understanding, contact: ContactRow | None) -> str:
+    """The contact's time zone, when their own invite names a real one."""
+    if contact is None or u.organizer is None or u.organizer.address.lower() != contact.address:
+        return ""
+    if not u.timezone:
+        return ""
+    try:
+        ZoneInfo(u.timezone)
+    except (KeyError, ValueError, OSError):  # not an IANA name ("Customized Time Zone", junk)
+        return ""
+    return u.timezone

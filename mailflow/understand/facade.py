@@ -117,7 +117,11 @@ def _by_content(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft)
     if parts:
         forward = _forward(message, body, ctx)
         if forward is not None or any(p.forwarded for p in parts) or forward_subject(facts.subject):
-            draft.fields.update(forwarded=True, forwarded_from=forward.sender if forward else None)
+            draft.fields.update(
+                forwarded=True,
+                forwarded_from=forward.sender if forward else None,
+                original_message_id=forward.message_id if forward else "",
+            )
         draft.say(*(p.charset_note for p in parts))
         ref = facts.sent_at or ctx.received_at
         own = forward.preface if forward is not None else own_text(body)
@@ -286,7 +290,9 @@ def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, bo
     forward = _forward(message, body, ctx)
     written_at = facts.sent_at or ctx.received_at
     if forward is not None:
-        draft.fields.update(forwarded=True, forwarded_from=forward.sender)
+        draft.fields.update(
+            forwarded=True, forwarded_from=forward.sender, original_message_id=forward.message_id
+        )
         text, subject = forward.body, forward.subject or strip_subject_prefixes(facts.subject)
         written_at = _forward_date(forward.date_text, ctx) or written_at
         if draft.fields.get("from_owner"):
@@ -323,6 +329,7 @@ def _forward(message: Message, body: str, ctx: Context) -> Forward | None:
             date_text=hdr.header(inner, "Date", 200),
             body=mime.body_text(inner),
             style="rfc822",
+            message_id=facts.message_id,
         )
     return None
 

@@ -106,6 +106,7 @@ class Forward:
     date_text: str
     body: str
     style: str  # "marker", "apple", "outlook" or "headers"
+    message_id: str = ""  # the forwarded message's own Message-ID, when it came whole (message/rfc822)
 
 
 def person_in(value: str) -> Person | None:

@@ -60,6 +60,7 @@ def _imap(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     user: ImapUser = request.getfixturevalue("imap_user")
     support.create_folder(user)
     source = ImapSource(support.imap_mailbox(user), retry_for=5.0)
+
     def deliver(raw: bytes) -> None:
         user.append(support.FOLDER, raw)
 

@@ -20,6 +20,7 @@ SCHEMA = {
     "meeting_url", "proposed_times", "confidence", "reasons", "error", "message_id", "in_reply_to",
     "references", "sender", "subject", "sent_at", "from_owner", "trusted", "forwarded", "forwarded_from",
     "role_hint", "notes", "do_not_contact", "replied_to", "attachments", "other_events", "status",
+    "original_message_id",
 }  # fmt: skip
 FIXTURES = sorted(p.name for p in MAIL.glob("*.eml"))
 

@@ -142,3 +142,20 @@ def test_forwarded_requests_name_the_original_writer(name: str, sender: str) -> 
     assert result.forwarded and result.from_owner and result.trusted
     assert result.forwarded_from is not None and result.forwarded_from.address == sender
     assert result.counterpart is not None and result.counterpart.address == sender
+
+
+def test_a_forward_as_attachment_keeps_the_originals_message_id() -> None:
+    """Mail to the contact threads onto what they sent, never onto the owner's forward."""
+    from datetime import UTC, datetime
+
+    from mailflow.demo import samples
+    from mailflow.understand import understand
+    from tests.unit.understand_support import CONTEXT
+
+    raw = samples.forwarded_outlook_invite(
+        datetime(2031, 5, 6, 9, tzinfo=UTC), datetime(2031, 5, 1, 9, tzinfo=UTC)
+    )
+    u = understand(raw, CONTEXT)
+    assert u.kind == "invite" and u.forwarded
+    assert u.message_id == "<fwd-carla-1@mail.example.org>"
+    assert u.original_message_id == "<DB9PR04MB8412C0FFEE@DB9PR04MB8412.eurprd04.prod.outlook.com>"
