@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import time as dtime
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -35,19 +35,12 @@ from pydantic_settings import (
 )
 
 from mailflow.errors import ConfigError
+from mailflow.model import StepName
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Security = Literal["tls", "starttls", "none"]
 Mode = Literal["send", "draft", "notify", "off"]
-STEPS = (
-    "prep_request",
-    "homework_brief",
-    "summary_prompt",
-    "thank_you",
-    "take_action",
-    "follow_up",
-    "stay_in_touch",
-)
+STEPS: tuple[str, ...] = get_args(StepName)  # the playbook's steps, in order
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(mo|m|h|d|w|s)\s*$")

@@ -193,8 +193,10 @@ class StepQueries:
     def _insert_ignore(self, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
         """INSERT unless a row with the same ``keys`` exists (ON CONFLICT DO NOTHING); True if inserted."""
         insert = pg_insert if self.connection.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-        return self.connection.execute(stmt).rowcount == 1
+        key = next(iter(table.primary_key.columns))
+        stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(key)
+        # RETURNING, not rowcount: psycopg reports no rowcount for an INSERT that returns rows
+        return self.connection.execute(stmt).first() is not None
 
     def _by_id(self, table: Table, row_id: Any) -> Any:
         return one(self._first(select(table).where(table.c.id == row_id)))
