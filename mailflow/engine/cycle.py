@@ -79,6 +79,7 @@ class Engine:
             report.dispatch = self._part(report, "dispatch", self._dispatch)
         self._keep_health(report)
         self.last_report = report
+        _log_cycle(report)
         return report
 
     def wait_for_mail(self, timeout: float) -> bool:
@@ -139,6 +140,17 @@ class Engine:
             return False
         finally:
             self.sinks.send.close()
+
+
+def _log_cycle(report: CycleReport) -> None:
+    seen = report.sync.seen if report.sync else 0
+    outcomes = report.dispatch.counts() if report.dispatch else {}
+    planned = report.plan.added + report.plan.retimed + report.plan.cancelled if report.plan else 0
+    line = f"cycle: {seen} new message(s), {planned} plan change(s), dispatch {outcomes or 'nothing due'}"
+    if seen or planned or outcomes:
+        log.info(line)
+    else:
+        log.debug(line)
 
 
 def alert_message(settings: Settings, owner: str, text: str) -> EmailMessage:
