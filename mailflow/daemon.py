@@ -116,7 +116,8 @@ def run_forever(engine: Cycle, options: DaemonOptions, stopper: Stopper | None =
             while not stopper.stopping:
                 if engine.wait_for_mail(options.idle_slice_seconds) and not stopper.stopping:
                     tick()  # new mail: do not wait for the next tick
-                scheduler.run_pending()
+                if not stopper.stopping:
+                    scheduler.run_pending()
         finally:
             engine.close()
             log.info("mailflow daemon stopped")

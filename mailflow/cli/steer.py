@@ -104,6 +104,7 @@ def confirm(meeting: str = typer.Argument(..., metavar="MEETING"), json_: bool =
     with open_store() as store, store.transaction() as tx:
         row = meeting_by_ref(tx, meeting)
         tx.set_confirmed(row.id, True)
+        tx.schedule_meeting(row.id)  # a stranger's invite was pending; a plain request stays requested
     _done(json_, f"meeting {row.id} confirmed: its steps to the contact will be planned", meeting_id=row.id)
 
 

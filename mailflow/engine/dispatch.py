@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Literal
@@ -41,6 +41,7 @@ from mailflow.engine.delivery_rules import (
     recipients_of,
     sending_budget,
 )
+from mailflow.engine.health import PAUSED
 from mailflow.engine.outgoing import StepRenderer, new_message_id
 from mailflow.errors import (
     AuthError,
@@ -207,6 +208,8 @@ class Dispatcher:
             if current is None or current.state != "pending":
                 return _outcome(step, "skipped", message_id, "no longer pending")
             meeting, contact = _parties(tx, current)
+            if (meeting is not None and meeting.paused) or tx.kv_get(PAUSED) == "1":
+                return _outcome(step, "held", detail="paused while this cycle ran")
             reason = blocked(current, meeting, contact)
             if reason:
                 tx.cancel_step(step.id, reason)
@@ -231,7 +234,8 @@ class Dispatcher:
         except Exception as exc:  # a bug in a sink: whether it went out is unknown, so look
             log.exception("delivering step %d raised", step.id)
             why = f"delivery raised {type(exc).__name__}: {one_line(str(exc), 160)}"
-            return self._resolve(step, why, found="found in")
+            # the row was read before the claim: give the lookup the Message-ID it now carries
+            return self._resolve(replace(step, message_id=message_id), why, found="found in")
         return self._sent(step, receipt, message)
 
     # -- moving steps --------------------------------------------------------

@@ -57,6 +57,7 @@ FETCH_CHUNK_BYTES = 32 * 1024 * 1024
 _HANDLED = ("invite", "update", "cancel", "reply", "counter", "request", "contact_reply", "owner_notes")
 
 Understand = Callable[[bytes, Context], Understanding]
+Progress = Callable[[int, int | None], None]
 
 
 class _CursorMoved(Exception):
@@ -78,9 +79,6 @@ class _Batch:
     cursor: str
     known: Known
     prechecked: frozenset[str]
-
-
-Progress = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -136,8 +134,23 @@ class Intake:
         self.files = AttachmentFolder(settings.data_folder(), settings.data.max_attachment_bytes)
         self.zone = settings.owner_zone()
 
+    def wait(self, timeout: float) -> bool:
+        """The source's wait: an IDLE slice (or a sleep); True when new mail may have arrived."""
+        return self.source.wait(timeout)
+
+    def close(self) -> None:
+        """Close the source's connection (the store belongs to the caller)."""
+        self.source.close()
+
     def sync(self, *, progress: Progress | None = None, max_batches: int | None = None) -> SyncSummary:
-        """Read everything new (or ``max_batches`` batches) and record it."""
+        """Read everything new (or ``max_batches`` batches) and record it.
+
+        Raises ``TransientError`` when the source stays unreachable (nothing of
+        the unfinished batch is written), ``AuthError``/``PermanentError`` for
+        a refused login or a missing folder, ``StoreError`` when the database
+        fails.  Every other problem is one message's, logged and counted in
+        ``errors``.
+        """
         summary = SyncSummary()
         with self.store.read() as tx:
             cursor = tx.get_cursor(self.source.key)

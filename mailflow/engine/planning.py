@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from mailflow.playbook import Action, ExistingStep, MeetingFacts, OtherMeeting, PlaybookConfig, plan
+from mailflow.model import STEP_AUDIENCE
+from mailflow.playbook import (
+    Action,
+    ExistingStep,
+    MeetingFacts,
+    OtherMeeting,
+    PlannedStep,
+    PlaybookConfig,
+    plan,
+)
 from mailflow.store import Store
 from mailflow.store.rows import ContactRow, MeetingRow, StepRow
 from mailflow.store.store import StoreTx
@@ -60,7 +69,37 @@ def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: 
     facts = meeting_facts(tx, meeting, contact)
     existing = [existing_step(row) for row in tx.list_steps(meeting.id)]
     others = _other_meetings(tx, meeting)
-    return plan(facts, existing, config, now, other_meetings=others)
+    actions = plan(facts, existing, config, now, other_meetings=others)
+    return actions + _moved_occurrences(facts, existing, actions, now)
+
+
+def _moved_occurrences(
+    facts: MeetingFacts,
+    existing: list[ExistingStep],
+    actions: list[Action],
+    now: datetime,
+) -> list[Action]:
+    """A series that moved: the old occurrence's pending steps are cancelled if it had not happened yet.
+
+    Occurrences are numbered by date (see :func:`occurrence_of`), so a pending
+    row of another, not yet past, occurrence belongs to a date the series left.
+    """
+    if not facts.recurring:
+        return []
+    today = int(now.astimezone(UTC).strftime("%Y%m%d"))
+    touched = {(a.step.step, a.step.occurrence) for a in actions}
+    return [
+        Action(
+            "cancel",
+            PlannedStep(facts.id, row.step, row.occurrence, row.due_at, row.mode, STEP_AUDIENCE[row.step]),
+            "the series moved: this occurrence no longer takes place",
+        )
+        for row in existing
+        if row.state == "pending"
+        and row.occurrence not in (0, facts.occurrence)
+        and row.occurrence >= today
+        and row.key not in touched
+    ]
 
 
 def meeting_facts(tx: StoreTx, meeting: MeetingRow, contact: ContactRow | None) -> MeetingFacts:

@@ -241,8 +241,7 @@ class Recorder:
         changed = False
         if data.trusted and not meeting.trusted:
             changed = self.tx.set_trusted(meeting.id) or changed
-            if meeting.state == "pending":
-                changed = self.tx.set_meeting_state(meeting.id, "scheduled") or changed
+            changed = self.tx.schedule_meeting(meeting.id) or changed  # only a pending one moves
         if u.from_owner and u.role_hint and meeting.role != u.role_hint:
             changed = self.tx.set_role(meeting.id, u.role_hint, by_owner=True) or changed
         return (self.tx.get_meeting(meeting.id) or meeting) if changed else meeting

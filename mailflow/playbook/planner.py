@@ -128,8 +128,8 @@ def plan(
 def _scheduled_anchor(facts: MeetingFacts) -> datetime | None:
     if facts.state in ("scheduled", "done"):
         return facts.scheduled_at
-    if facts.state == "requested":
-        return facts.confirmed_at  # a plain request the owner confirmed
+    if facts.state in ("requested", "pending"):
+        return facts.confirmed_at  # a plain request, or a stranger's invite, that the owner confirmed
     return None
 
 

@@ -22,6 +22,8 @@ from mailflow.text import one_line
 LOOK_FIELDS = ("FROM", "MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "SUBJECT")
 MAX_HEADER_BYTES = 256 * 1024
 MAX_IDS = 100
+MAX_STRUCTURE_LINES = 1000
+_CONTENT_MARKERS = (b"\nContent-", b"\ncontent-", b"\nCONTENT-")
 
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
@@ -100,4 +102,29 @@ def look_at(ref: MessageRef, raw: bytes) -> Incoming:
     """The first look at a whole message held in memory or in a local file."""
     end = _BODY_START.search(raw, 0, MAX_HEADER_BYTES)
     block = raw[: end.start()] if end else raw[:MAX_HEADER_BYTES]
-    return incoming_from_header(ref, block, size=len(raw), structure=raw)
+    return incoming_from_header(ref, block, size=len(raw), structure=structure_lines(raw))
+
+
+def structure_lines(raw: bytes) -> bytes:
+    """Every ``Content-Type``/``Content-Disposition``-like line of a raw message, with its folds.
+
+    What BODYSTRUCTURE is to IMAP: the part types and file names, found with
+    ``bytes.find`` instead of a regular expression over a body that may hold
+    megabytes of base64.
+    """
+    found: list[bytes] = []
+    for marker in _CONTENT_MARKERS:
+        start = 0 if raw.startswith(marker[1:]) else raw.find(marker)
+        while start != -1 and len(found) < MAX_STRUCTURE_LINES:
+            end = _line_end(raw, start + 1)
+            found.append(raw[start : min(end, start + 4096)])
+            start = raw.find(marker, end)
+    return b"\n".join(found)
+
+
+def _line_end(raw: bytes, start: int) -> int:
+    """Where the header line at ``start`` ends, folded continuation lines included."""
+    end = raw.find(b"\n", start)
+    while end != -1 and raw[end + 1 : end + 2] in (b" ", b"\t"):
+        end = raw.find(b"\n", end + 1)
+    return len(raw) if end == -1 else end

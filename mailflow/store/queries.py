@@ -127,7 +127,13 @@ class StepQueries:
     def retry_step(self, step_id: int, now: datetime) -> bool:
         """uncertain | failed -> pending, due at ``now`` (``mailflow retry``)."""
         return self._move(
-            step_id, ("uncertain", "failed"), state="pending", due_at=now, next_attempt_at=None, reason=""
+            step_id,
+            ("uncertain", "failed"),
+            state="pending",
+            due_at=now,
+            next_attempt_at=None,
+            reason="",
+            attempts=0,  # a fresh start: the backoff begins again at its first step
         )
 
     # -- reading ---------------------------------------------------------

@@ -344,6 +344,20 @@ class StoreTx(RecordQueries):
             meetings, meeting_id, confirmed=confirmed, confirmed_at=clock.now() if confirmed else None
         )
 
+    def schedule_meeting(self, meeting_id: int) -> bool:
+        """A pending meeting (an invite that waited for the owner) becomes scheduled, with its anchor."""
+        c = meetings.c
+        stmt = (
+            update(meetings)
+            .where(c.id == meeting_id, c.state == "pending")
+            .values(
+                state="scheduled",
+                scheduled_at=func.coalesce(c.scheduled_at, clock.now()),
+                updated_at=clock.now(),
+            )
+        )
+        return self.connection.execute(stmt).rowcount == 1
+
     def set_trusted(self, meeting_id: int) -> bool:
         """The owner forwarded (or sent) this invite: it may now lead to mail to the contact."""
         return self._set(meetings, meeting_id, trusted=True)

@@ -1,0 +1,153 @@
+"""Whole-engine scenarios on a real SQLite store: trust upgrades, confirmation, moved series, odd sinks."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailflow import clock
+from mailflow.config import load_settings
+from mailflow.demo import samples
+from mailflow.engine.cycle import Engine
+from mailflow.model import Receipt
+from mailflow.sinks.factory import Sinks
+from mailflow.sinks.memory import MemorySink
+from mailflow.sources.memory import MemorySource
+from mailflow.store import Store
+from tests.cli_helpers import run_cli
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = datetime(2030, 1, 7, 9, 0, tzinfo=BERLIN)
+THURSDAY = datetime(2030, 1, 10, 15, 0, tzinfo=BERLIN)
+
+
+class World:
+    def __init__(self, folder: Path, sink: MemorySink | None = None) -> None:
+        self.folder = folder
+        self.config = folder / "config.toml"
+        self.config.write_text(
+            f'[owner]\nname = "Ana"\naddresses = ["{samples.OWNER[1]}"]\ntimezone = "Europe/Berlin"\n'
+            f'[mailbox]\naddress = "{samples.MAILFLOW[1]}"\n[data]\nfolder = "{folder / "data"}"\n'
+            '[sending]\nwindow = "Mon-Sun 00:00-23:59"\n',
+            encoding="utf-8",
+        )
+        self.settings = load_settings(self.config)
+        self.store = Store.open(self.settings.database_url())
+        self.source = MemorySource()
+        self.sink = sink or MemorySink()
+        self.engine = Engine(
+            self.settings, self.store, source=self.source, sinks=Sinks(self.sink, self.sink, self.sink)
+        )
+
+    def cycle_at(self, at: datetime) -> None:
+        clock.set_now(at)
+        self.engine.run_cycle()
+
+    def sent_steps(self) -> list[str]:
+        with self.store.read() as tx:
+            found = [tx.find_step_by_message_id(str(m["Message-ID"])) for m in self.sink.delivered]
+        return [f"{s.step}#{s.occurrence}" for s in found if s is not None]
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    folder = Path(tempfile.mkdtemp(prefix="mailflow-scn-"))
+    made = World(folder)
+    yield made
+    made.engine.close()
+    made.store.close()
+    clock.set_now(None)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def strangers_invite(sequence: int = 0) -> bytes:
+    """Carla's invite sent straight to mailflow's address (not forwarded by the owner)."""
+    raw = samples.google_invite(
+        THURSDAY, MONDAY, uid="carla-direct@google.com", guest=samples.BEN, sequence=sequence
+    )
+    return raw.replace(b"From: Ana Lima <ana@example.org>", b"From: Carla Mendes <carla.mendes@contoso.com>")
+
+
+def test_a_strangers_invite_sends_nothing_until_the_owner_forwards_it(world: World) -> None:
+    world.source.add(strangers_invite())
+    world.cycle_at(MONDAY)
+    assert world.sink.delivered == []
+    with world.store.read() as tx:
+        assert tx.find_meeting("carla-direct@google.com").state == "pending"  # type: ignore[union-attr]
+    forward = EmailMessage()
+    forward["From"] = f"{samples.OWNER[0]} <{samples.OWNER[1]}>"
+    forward["To"] = samples.MAILFLOW[1]
+    forward["Subject"] = "Fwd: Invitation"
+    forward["Message-ID"] = "<fwd-direct@mail.example.org>"
+    forward["Date"] = "Mon, 07 Jan 2030 10:00:00 +0100"
+    forward.set_content("please handle this one")
+    from email import message_from_bytes
+    from email.policy import default
+
+    forward.add_attachment(message_from_bytes(strangers_invite(), policy=default))  # type: ignore[arg-type]
+    world.source.add(forward.as_bytes())
+    world.cycle_at(MONDAY + timedelta(hours=1))
+    assert world.sent_steps() == ["prep_request#0"]
+    with world.store.read() as tx:
+        meeting = tx.find_meeting("carla-direct@google.com")
+    assert meeting is not None and meeting.state == "scheduled" and meeting.scheduled_at is not None
+
+
+def test_confirm_lets_a_strangers_invite_through(world: World) -> None:
+    world.source.add(strangers_invite())
+    world.cycle_at(MONDAY)
+    assert world.sink.delivered == []
+    clock.set_now(MONDAY + timedelta(minutes=10))
+    result = run_cli(
+        ["--config", str(world.config), "--now", (MONDAY + timedelta(minutes=10)).isoformat(), "confirm", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    world.cycle_at(MONDAY + timedelta(minutes=20))
+    assert world.sent_steps() == ["prep_request#0"]
+
+
+def weekly(start: datetime, sequence: int) -> bytes:
+    raw = samples.google_invite(start, MONDAY, uid="series@google.com", guest=samples.BEN, sequence=sequence)
+    return raw.replace(b"SEQUENCE:", b"RRULE:FREQ=WEEKLY;COUNT=10\r\nSEQUENCE:", 2)
+
+
+def test_a_moved_series_does_not_send_the_old_occurrences_steps(world: World) -> None:
+    world.source.add(weekly(THURSDAY, 0))
+    world.cycle_at(MONDAY)
+    world.source.add(weekly(THURSDAY + timedelta(days=1), 1))  # the series moves to Fridays
+    world.cycle_at(MONDAY + timedelta(hours=1))
+    for day in range(1, 8):
+        for hour in (8, 12, 16, 20):
+            world.cycle_at((MONDAY + timedelta(days=day)).replace(hour=hour))
+    steps = world.sent_steps()
+    assert len(steps) == len(set(s.split("#")[0] for s in steps)), steps  # each step once, for one occurrence
+    assert "thank_you#20300110" not in steps
+
+
+class DeliversThenRaises(MemorySink):
+    def deliver(self, message: EmailMessage) -> Receipt:
+        super().deliver(message)
+        raise RuntimeError("the sink broke after the mail went out")
+
+
+def test_a_sink_that_breaks_after_delivering_is_resolved_as_sent() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="mailflow-scn-"))
+    try:
+        world = World(folder, DeliversThenRaises())
+        world.source.add(samples.google_invite(THURSDAY, MONDAY, uid="broken@google.com", guest=samples.BEN))
+        world.cycle_at(MONDAY)
+        with world.store.read() as tx:
+            states = [s.state for s in tx.steps_in_state("sent", "uncertain")]
+        assert states == ["sent"]  # found by its Message-ID, so never offered for a second sending
+        world.engine.close()
+        world.store.close()
+    finally:
+        clock.set_now(None)
+        shutil.rmtree(folder, ignore_errors=True)
