@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from mailflow.model import Audience, MeetingState, StepName, StepState
 
@@ -19,15 +19,7 @@ DeliveryMode = Literal["send", "draft", "notify"]
 ActionKind = Literal["add", "retime", "restore", "cancel", "skip"]
 Verdict = Literal["wait", "due", "skip"]
 
-STEP_ORDER: tuple[StepName, ...] = (
-    "prep_request",
-    "homework_brief",
-    "summary_prompt",
-    "thank_you",
-    "take_action",
-    "follow_up",
-    "stay_in_touch",
-)
+STEP_ORDER: tuple[StepName, ...] = get_args(StepName)  # the routine's order
 
 
 def _require_aware(obj: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +17,6 @@ START = datetime(2031, 3, 12, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    for key in list(os.environ):
-        if key.startswith("MAILFLOW_"):
-            monkeypatch.delenv(key)
     data = tmp_path / "data"
     config = tmp_path / "config.toml"
     config.write_text(

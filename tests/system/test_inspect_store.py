@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +18,6 @@ T = datetime(2031, 3, 3, 9, tzinfo=UTC)
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in list(os.environ):
-        if key.startswith("MAILFLOW_"):
-            monkeypatch.delenv(key)
     path = tmp_path / "config.toml"
     path.write_text(
         f'[owner]\naddresses = ["{samples.OWNER[1]}"]\n[data]\nfolder = "{tmp_path / "data"}"\n',

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -12,9 +11,6 @@ from tests.cli_helpers import run_cli
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("MAILFLOW_"):
-            monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
