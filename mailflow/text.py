@@ -21,7 +21,11 @@ def safe_filename(name: str, fallback: str = "attachment", limit: int = 120) -> 
     name = re.sub(r'[<>:"|?*]', "_", name).strip().lstrip(".").strip()
     if not name or name in {".", ".."}:
         name = fallback
+    # bound by characters and by UTF-8 bytes: file systems allow 255 bytes, and a name may get a prefix
+    stem, dot, ext = name.rpartition(".")
     if len(name) > limit:
+        name = (stem[:limit] + dot + ext) if dot and stem and len(ext) < 16 else name[:limit]
+    while len(name) > limit or len(name.encode("utf-8")) > limit:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else name[:limit]
+        name = stem[:-1] + dot + ext if dot and stem and len(ext) < 16 else name[:-1]
     return name

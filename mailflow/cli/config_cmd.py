@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mailflow.cli.app import app, handles_errors, out, print_json, settings, state
+from mailflow.store.engine import safe_url
 
 
 @app.command("config")
@@ -15,6 +16,8 @@ def show_config(
     """Show the settings in effect (passwords hidden) and which file they came from."""
     current = settings()
     data = current.model_dump(mode="json")  # SecretStr dumps as "**********"
+    if data["database"]["url"]:
+        data["database"]["url"] = safe_url(data["database"]["url"])  # a password may sit in the URL
     if json_:
         print_json(data)
         return

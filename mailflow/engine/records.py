@@ -186,6 +186,14 @@ class Recorder:
         key = (u.uid, u.recurrence_id)
         seen_before = key in self.known.meetings or key in self.new_meetings
         existing = self.tx.find_meeting(*key) if seen_before else None
+        if existing is not None and not self._may_change(existing, u):
+            log.info(
+                "ignored an %s of meeting %d from %s, who neither organises it nor is the owner",
+                u.kind,
+                existing.id,
+                one_line(u.sender.address if u.sender else "?", 120),
+            )
+            return _Links(meeting=existing)
         contact_known = self._is_known(u.counterpart)
         contact = self._contact(u.counterpart)
         request = None
@@ -205,6 +213,18 @@ class Recorder:
         self.new_meetings.add(key)
         meeting = self._trust(meeting, data, u)
         return _Links(meeting=meeting, contact=contact)
+
+    def _may_change(self, meeting: MeetingRow, u: Understanding) -> bool:
+        """An update or cancellation counts from the owner, or from the organizer when that is not the owner.
+
+        Every attendee knows the UID: without this, anyone could move a trusted meeting,
+        add a victim as its counterpart, or cancel it.
+        """
+        if u.trusted:
+            return True
+        sender = u.sender.address.lower() if u.sender else ""
+        organizer = meeting.organizer.lower()
+        return bool(sender) and sender == organizer and organizer not in self.known.owners
 
     def _meeting_data(
         self, u: Understanding, contact: ContactRow | None, before: MeetingRow | None
@@ -276,6 +296,14 @@ class Recorder:
     def _contact_reply(self, u: Understanding) -> _Links:
         contact = self._contact(u.sender or u.counterpart)
         meeting = self._meeting_of(u)
+        if (
+            meeting is not None
+            and meeting.counterpart_id is not None
+            and (contact is None or contact.id != meeting.counterpart_id)
+        ):
+            meeting = (
+                None  # someone else answered our mail (a forward, a stranger): not this meeting's contact
+            )
         if meeting is None and contact is not None:
             mine = self.tx.list_meetings(contact_id=contact.id)
             meeting = mine[-1] if mine else None

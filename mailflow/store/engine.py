@@ -18,6 +18,7 @@ there, with the ``psycopg`` driver (``pip install 'mailflow[postgres]'``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +35,24 @@ BEGIN_OPTION = "mailflow_begin"
 def parse_url(url: str) -> URL:
     try:
         return make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise StoreError(
-            f'the database URL "{url}" is not a valid SQLAlchemy URL',
+            f'the database URL "{_redacted(url)}" is not a valid SQLAlchemy URL',
             hint='use e.g. "sqlite:////path/to/mailflow.db" or "postgresql+psycopg://user@host/mailflow"',
         ) from exc
+
+
+def _redacted(url: str) -> str:
+    """A URL that does not even parse, with anything like user:password@ hidden."""
+    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def safe_url(url: str) -> str:
     """The URL for messages and logs: the password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid database URL>"
+    except (ArgumentError, ValueError):
+        return _redacted(url)
 
 
 def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:

@@ -223,7 +223,9 @@ class StoreTx(RecordQueries):
         self.connection.execute(delete(attachments).where(owned))
         self.connection.execute(delete(meetings).where(meetings.c.id.in_(meeting_ids)))
         self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
-        return paths
+        # files are stored by content: one another contact also sent must stay on disk
+        shared = set(self.connection.scalars(select(attachments.c.path).where(attachments.c.path.in_(paths))))
+        return [path for path in paths if path not in shared]
 
     # -- meetings ------------------------------------------------------
     def upsert_meeting(self, data: MeetingData) -> tuple[MeetingRow, bool]:

@@ -151,7 +151,10 @@ def rule_is_cheap(text: str) -> bool:
         days = [int(d) for d in parts["BYMONTHDAY"].split(",")] if "BYMONTHDAY" in parts else [1]
         positions = [int(p) for p in parts["BYSETPOS"].split(",")] if "BYSETPOS" in parts else [1]
         ordinals = [int(m.group(1) or 1) for m in re.finditer(r"([+-]?\d+)?[A-Z]{2}", parts.get("BYDAY", ""))]
+        interval = int(parts.get("INTERVAL", "1") or "1")
     except ValueError:
+        return False
+    if not 1 <= interval <= 1000:  # INTERVAL=0 makes dateutil loop for ever
         return False
     meets = any(1 <= m <= 12 and 1 <= abs(d) <= _DAYS_IN_MONTH[m - 1] for m in months for d in days)
     return meets and all(1 <= abs(p) <= 4 for p in positions) and all(1 <= abs(n) <= 5 for n in ordinals)

@@ -84,7 +84,7 @@ def _message(message: Message, ctx: Context) -> Understanding:
     draft = _Draft()
     sender = facts.sender.address if facts.sender else ""
     verdict = judge(
-        sender, ctx.owner_addresses, ctx.authserv_id, hdr.all_headers(message, "Authentication-Results")
+        sender, ctx.owner_addresses, ctx.authserv_id, hdr.raw_headers(message, "Authentication-Results")
     )
     draft.fields.update(
         message_id=facts.message_id,

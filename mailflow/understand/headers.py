@@ -49,6 +49,21 @@ def header(message: Message, name: str, limit: int = 2000) -> str:
     return one_line(decode_words(str(value)), limit)
 
 
+def raw_header(message: Message, name: str, limit: int = 2000) -> str:
+    """One header as it stands (encoded-words not decoded), flattened to a single line."""
+    values = raw_headers(message, name)
+    return one_line(values[0], limit) if values else ""
+
+
+def raw_headers(message: Message, name: str) -> list[str]:
+    """Every value of one header as it stands, encoded-words NOT decoded (for what must match exactly)."""
+    try:
+        values = message.get_all(name) or []
+    except Exception:
+        return []
+    return [one_line(str(v), 4000) for v in values[:50]]
+
+
 def all_headers(message: Message, name: str) -> list[str]:
     try:
         values = message.get_all(name) or []
@@ -69,6 +84,25 @@ def address_of(text: str) -> Person | None:
     """The first person in an address header value."""
     people = people_of(text)
     return people[0] if people else None
+
+
+_ANGLE = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
+
+
+def sender_of(raw: str) -> Person | None:
+    """The From of a message, read from the raw (undecoded) header.
+
+    The address is the one in angle brackets when there is one: a display name
+    (plain, quoted or an encoded-word) that looks like an address is only a name.
+    """
+    match = _ANGLE.search(raw)
+    if match is None:
+        return address_of(decode_words(raw))
+    address = normalise_address(match.group(1))
+    if not address:
+        return None
+    name = decode_words(raw[: match.start()].strip().strip('"').strip())
+    return Person(address, clean_name(name, address))
 
 
 def people_of(text: str) -> list[Person]:
@@ -122,7 +156,7 @@ def facts(message: Message) -> Facts:
         message_id=ids[0] if ids else "",
         in_reply_to=message_ids(header(message, "In-Reply-To", 4000)),
         references=message_ids(header(message, "References", 20000))[-100:],
-        sender=address_of(header(message, "From", 2000)),
+        sender=sender_of(raw_header(message, "From", 2000)),
         recipients=tuple(recipients[:100]),
         subject=header(message, "Subject", 1000),
         sent_at=parse_date(header(message, "Date", 200)),

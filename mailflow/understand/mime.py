@@ -28,6 +28,8 @@ from mailflow.understand.headers import decode_words
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_PARTS = 500
 MAX_DEPTH = 12
+MAX_CALENDAR_PARTS = 5  # an invite carries one or two (text/calendar and invite.ics)
+MAX_VEVENTS_PER_PART = 1000
 MAX_CALENDAR_CHARS = 4 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
 MAX_ATTACHMENTS = 20
@@ -171,6 +173,10 @@ def calendar_parts(message: Message) -> list[CalendarPart]:
         data = payload_bytes(part)
         if len(data) > MAX_CALENDAR_CHARS or b"BEGIN:VCALENDAR" not in data[:65536].upper():
             continue
+        if data.upper().count(b"BEGIN:VEVENT") > MAX_VEVENTS_PER_PART:
+            continue  # no invite has thousands of events; parsing them would cost minutes
+        if len(found) >= MAX_CALENDAR_PARTS:
+            break
         try:
             charset = part.get_content_charset()
         except Exception:

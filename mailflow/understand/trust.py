@@ -34,10 +34,18 @@ def _strip_comments(text: str) -> str:
     return text
 
 
+_LEADING_ID = re.compile(r"\s*([A-Za-z0-9.\-_]+)\s*(?:[;\s]|$)")
+
+
 def authserv_id(value: str) -> str:
-    """The authserv-id of one Authentication-Results value (its first token)."""
-    head = _strip_comments(value).strip().split(";", 1)[0].strip()
-    return head.split()[0].lower() if head else ""
+    """The authserv-id of one raw Authentication-Results value: its first token, exactly.
+
+    A value that starts with a comment or an encoded-word has no id we accept:
+    the receiving server writes its own id plainly, and strips only headers that
+    carry it plainly, so anything dressed up is a sender's forgery.
+    """
+    match = _LEADING_ID.match(value)
+    return match.group(1).lower() if match else ""
 
 
 def _domain(text: str) -> str:
@@ -76,7 +84,8 @@ def judge(
     if not server_id:
         return Verdict(True, "from the owner (no [trust] authserv_id configured: From alone decides)")
     from_domain = _domain(from_address)
-    ours = [value for value in results if authserv_id(value) == server_id.lower()]
+    # only the topmost header with our id: our server prepends its own above whatever the sender wrote
+    ours = [value for value in results if authserv_id(value) == server_id.lower()][:1]
     if not ours:
         return Verdict(False, f"From is the owner's address but no Authentication-Results from {server_id}")
     outcomes = [passes(value, from_domain) for value in ours]

@@ -151,3 +151,44 @@ def test_a_sink_that_breaks_after_delivering_is_resolved_as_sent() -> None:
     finally:
         clock.set_now(None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_strangers_update_cannot_move_cancel_or_redirect_a_trusted_meeting(world: World) -> None:
+    world.source.add(samples.google_invite(THURSDAY, MONDAY, uid="owned@google.com", guest=samples.BEN))
+    world.cycle_at(MONDAY)
+    mallory = ("Mallory", "mallory@evil.example")
+    for method in ("REQUEST", "CANCEL"):
+        forged = samples.google_invite(
+            THURSDAY + timedelta(days=1),
+            MONDAY,
+            uid="owned@google.com",
+            guest=mallory,
+            sequence=5,
+            method=method,
+        ).replace(b"From: Ana Lima <ana@example.org>", b"From: Mallory <mallory@evil.example>")
+        world.source.add(forged)
+    world.cycle_at(MONDAY + timedelta(hours=1))
+    with world.store.read() as tx:
+        meeting = tx.find_meeting("owned@google.com")
+        assert meeting is not None
+        counterpart = tx.get_contact(meeting.counterpart_id) if meeting.counterpart_id else None
+    assert meeting.state == "scheduled"
+    assert meeting.start_at == THURSDAY
+    assert counterpart is not None and counterpart.address == samples.BEN[1]
+    assert all("mallory" not in str(m["To"]) for m in world.sink.delivered)
+
+
+def test_a_forged_authentication_results_does_not_make_a_stranger_the_owner() -> None:
+    from mailflow.understand import Context, understand
+
+    context = Context(owner_addresses=frozenset({samples.OWNER[1]}), authserv_id="mx.example.org")
+    raw = samples.owner_notes_reply(MONDAY, "<x@mailflow.test>", "How was it?")
+    real = b"Authentication-Results: mx.example.org; dkim=none; spf=fail; dmarc=none\r\n"
+    for forged in (
+        b"Authentication-Results: =?us-ascii?q?mx.example.org?=; dkim=pass header.d=example.org\r\n",
+        b"Authentication-Results: (ok) mx.example.org; dkim=pass header.d=example.org\r\n",
+        b"Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n",  # below ours: too late
+    ):
+        assert not understand(real + forged + raw, context).from_owner
+    good = b"Authentication-Results: mx.example.org; dkim=pass header.d=example.org\r\n"
+    assert understand(good + raw, context).from_owner

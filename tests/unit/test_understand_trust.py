@@ -18,7 +18,10 @@ GOOD = (
 
 def test_authserv_id_ignores_comments_and_version() -> None:
     assert authserv_id("mx.owner.example 1; dkim=pass") == "mx.owner.example"
-    assert authserv_id("(comment) MX.Owner.Example; spf=pass") == "mx.owner.example"
+    assert authserv_id("MX.Owner.Example; spf=pass") == "mx.owner.example"
+    # a comment or an encoded-word in front is how a sender dresses up a forgery: no id at all
+    assert authserv_id("(comment) MX.Owner.Example; spf=pass") == ""
+    assert authserv_id("=?us-ascii?q?mx.owner.example?=; dkim=pass") == ""
 
 
 def test_pass_from_the_configured_server() -> None:
