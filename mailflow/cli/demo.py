@@ -73,5 +73,14 @@ def _print(result: DemoResult, seconds: float) -> None:
         f"\n{len(fired)} steps went out in {result.cycles} cycles ({seconds:.1f} s). Every mail is a file in\n"
         f"  {result.outbox}\n"
         f"and the records are in {result.folder / 'data' / 'mailflow.db'}: try\n"
-        f"  mailflow --set 'database.url=\"sqlite:///{result.folder / 'data' / 'mailflow.db'}\"' records"
+        f"  {_me()} --set 'database.url=\"sqlite:///{result.folder / 'data' / 'mailflow.db'}\"' records"
     )
+
+
+def _me() -> str:
+    """How this mailflow was started, so the hint can be pasted as it is (.venv/bin/mailflow, say)."""
+    import shlex
+    import sys
+
+    command = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "mailflow" else "mailflow"
+    return shlex.quote(command)
