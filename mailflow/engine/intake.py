@@ -17,6 +17,15 @@ and its location, stays untouched in the mailbox, and the next one goes on;
 (``StoreError``) or an unreachable source (``TransientError`` after the
 source's own retries) ends a sync early, with nothing of that batch written.
 
+On a large sync (more batches to come, or a batch with many candidates)
+the understanding, the one expensive step, runs in worker processes
+(``engine.workers``: forked, one per CPU but one, the same results as the serial
+path), and this process works one batch ahead meanwhile: while the workers
+parse batch N+1 it writes batch N, and while they parse N it polls N+1.
+Batch N+1 is triaged before N is written, so what N's records change is
+caught up before N+1 is written: mail from a contact that N created is
+picked late (and understood here), and N's Message-IDs are looked up again.
+
 Use::
 
     intake = Intake(store, open_source(settings), settings)
@@ -26,11 +35,14 @@ Use::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -40,6 +52,7 @@ from mailflow.config import Settings
 from mailflow.engine.attachments import AttachmentFolder, SavedFile
 from mailflow.engine.records import Prepared, Recorder, Tally, without_attachment_data
 from mailflow.engine.triage import Known
+from mailflow.engine.workers import Understand, Workers, result, understood
 from mailflow.errors import BackendError, TransientError
 from mailflow.model import MessageRef, Understanding
 from mailflow.sources import DEFAULT_BATCH, Incoming, MailSource
@@ -53,10 +66,13 @@ log = logging.getLogger("mailflow.engine.intake")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: whole messages held in memory at once while fetching
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024
+#: a batch with more candidates than this is understood in worker processes
+PARALLEL_FROM = 50
+#: ...and so is one with at least this many when more batches follow (a first sync), or followed
+PARALLEL_BACKLOG_FROM = 4
 #: kinds that count as "handled" for mark_done
 _HANDLED = ("invite", "update", "cancel", "reply", "counter", "request", "contact_reply", "owner_notes")
 
-Understand = Callable[[bytes, Context], Understanding]
 Progress = Callable[[int, int | None], None]
 
 
@@ -70,6 +86,18 @@ class _CursorMoved(Exception):
 
 class _OneFailed(Exception):
     """A message failed in the optimistic pass: the batch is written again, carefully."""
+
+
+@dataclass
+class _Pending:
+    """A batch's messages on their way to being understood: done, or in a worker with its raw bytes."""
+
+    context: Context
+    done: list[Prepared] = field(default_factory=list)
+    waiting: list[tuple[Incoming, bytes, datetime, Future[Understanding] | None]] = field(
+        default_factory=list
+    )
+    parallel: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,21 @@ class SyncSummary:
         return asdict(self)
 
 
+@dataclass
+class _Started:
+    """A batch between its first half (triage, fetch, understanding started) and its write."""
+
+    fresh: list[Incoming]
+    skipped: list[Incoming]
+    pending: _Pending
+    counts: SyncSummary
+    known: Known
+    polled_from: str | None
+    cursor: str
+    #: Message-IDs found unrecorded before the batch was begun (less those recorded since)
+    prechecked: frozenset[str] = frozenset()
+
+
 class Intake:
     """Syncs one source into the store; keep it for the life of the process."""
 
@@ -127,9 +170,12 @@ class Intake:
         understand_fn: Understand = understand,
         batch_size: int = DEFAULT_BATCH,
         fetch_chunk_bytes: int = FETCH_CHUNK_BYTES,
+        workers: int | None = None,
     ) -> None:
         self.store, self.source, self.settings = store, source, settings
         self.understand = understand_fn
+        #: worker processes for a large batch (None: one fewer than the CPUs; 0: all in this process)
+        self.workers = Workers(workers)
         self.batch_size, self.fetch_chunk_bytes = max(1, batch_size), fetch_chunk_bytes
         self.files = AttachmentFolder(settings.data_folder(), settings.data.max_attachment_bytes)
         self.zone = settings.owner_zone()
@@ -157,53 +203,117 @@ class Intake:
             known = Known.load(tx, self.settings.owner.addresses)
         summary.first_sync = cursor is None
         context = Context.from_settings(self.settings, is_our_message_id=known.is_ours)
-        while max_batches is None or summary.batches < max_batches:
-            items, next_cursor = self.source.poll(cursor, limit=self.batch_size)
+        try:
+            return self._sync(cursor, known, context, summary, progress, max_batches)
+        finally:
+            self.workers.stop()
+
+    def _sync(
+        self,
+        cursor: str | None,
+        known: Known,
+        context: Context,
+        summary: SyncSummary,
+        progress: Progress | None,
+        max_batches: int | None,
+    ) -> SyncSummary:
+        begun: _Started | None = None  # read and (maybe in the workers) being understood; not yet written
+        polling = max_batches is None or max_batches > 0
+        while polling or begun is not None:
+            items: list[Incoming] = []
+            next_cursor, started, backlog = cursor, None, self.source.backlog()
+            if polling:
+                items, next_cursor, started = self._next(cursor, known, context, begun, summary)
+                backlog = self.source.backlog()
             try:
-                if items:
-                    self._batch(items, cursor, next_cursor, known, context, summary)
-                elif next_cursor != cursor:
+                if begun is not None:
+                    self._end(begun, summary)
+                    if started is not None:  # what begun recorded is looked up again
+                        started.prechecked -= {i.message_id for i in begun.fresh}
+                if started is not None and not started.pending.parallel:
+                    self._end(started, summary)  # nothing in the workers: nothing to wait for
+                    started = None
+                if not items and next_cursor is not None and next_cursor != cursor:
                     self._save_cursor(cursor, next_cursor)
             except _CursorMoved as moved:  # another sync of this source wrote first: follow it
                 log.info(
                     "another sync of %s recorded these messages; going on from its cursor", self.source.key
                 )
-                cursor = moved.cursor
+                cursor, begun = moved.cursor, None
+                polling = max_batches is None or summary.batches < max_batches
                 continue
-            cursor = next_cursor
-            backlog = self.source.backlog()
-            if progress is not None:
-                progress(summary.seen, summary.seen + backlog if backlog is not None else None)
-            if not items or backlog == 0:
-                break
+            begun, cursor = started, next_cursor
+            if polling and progress is not None:
+                seen = summary.seen + (begun.counts.seen if begun else 0)
+                progress(seen, seen + backlog if backlog is not None else None)
+            batches = summary.batches + (begun is not None)
+            polling = (
+                polling and bool(items) and backlog != 0 and (max_batches is None or batches < max_batches)
+            )
         summary.cursor = cursor or ""
         return summary
 
+    def _next(
+        self, cursor: str | None, known: Known, context: Context, begun: _Started | None, summary: SyncSummary
+    ) -> tuple[list[Incoming], str, _Started | None]:
+        """Poll the next batch and begin it; a source that fails lets ``begun`` be written first."""
+        try:
+            items, next_cursor = self.source.poll(cursor, limit=self.batch_size)
+            started = self._begin(items, cursor, next_cursor, known, context) if items else None
+        except TransientError:
+            if begun is not None:  # what was read is recorded before giving up
+                with contextlib.suppress(_CursorMoved):
+                    self._end(begun, summary)
+            raise
+        return items, next_cursor, started
+
     # -- one batch -------------------------------------------------------------
-    def _batch(
-        self,
-        items: list[Incoming],
-        polled_from: str | None,
-        cursor: str,
-        known: Known,
-        context: Context,
-        summary: SyncSummary,
-    ) -> None:
+    def _begin(
+        self, items: list[Incoming], polled_from: str | None, cursor: str, known: Known, context: Context
+    ) -> _Started:
+        """Triage, drop what is recorded, fetch the rest and start understanding it."""
         counts = SyncSummary(seen=len(items), batches=1)
         picked = [item for item in items if known.why(item)]
         counts.skipped = len(items) - len(picked)
         with self.store.read() as tx:
             fresh = _not_yet_recorded(tx, picked, self.zone)
         counts.duplicates = len(picked) - len(fresh)
-        prepared = self._prepare(fresh, context, counts)
+        pending = self._prepare(fresh, context, counts)
+        chosen = {id(item) for item in picked}
+        skipped = [item for item in items if id(item) not in chosen]
         prechecked = frozenset(item.message_id for item in fresh if item.message_id)
-        batch = _Batch(prepared, polled_from, cursor, known, prechecked)
+        return _Started(fresh, skipped, pending, counts, known, polled_from, cursor, prechecked)
+
+    def _end(self, started: _Started, summary: SyncSummary) -> None:
+        """The understanding finished, then the batch's one write transaction and ``mark_done``."""
+        self._pick_late(started)
+        counts, fresh = started.counts, started.fresh
+        prepared = sorted(self._settle(started.pending), key=lambda p: p.item.ref.uid)
+        counts.vanished += len(fresh) - len(prepared)
+        batch = _Batch(prepared, started.polled_from, started.cursor, started.known, started.prechecked)
         tally, handled = (
             self._write(batch, careful=False) or self._write(batch, careful=True) or (Tally(), [])
         )
         counts.add(tally)
         summary.merge(counts)
         self._mark_done(handled)
+
+    def _pick_late(self, started: _Started) -> None:
+        """What matters only since the batch was begun (a contact the batch before created)."""
+        late = [item for item in started.skipped if started.known.why(item)]
+        if not late:
+            return
+        with self.store.read() as tx:
+            fresh = _not_yet_recorded(tx, late, self.zone)
+        counts = started.counts
+        counts.skipped -= len(late)
+        counts.duplicates += len(late) - len(fresh)
+        self._settle(started.pending)  # those in the workers first: late ones are understood here
+        started.pending.done += self._settle(
+            self._prepare(fresh, started.pending.context, counts, serial=True)
+        )
+        started.fresh += fresh
+        started.prechecked |= {item.message_id for item in fresh if item.message_id}
 
     def _write(self, batch: _Batch, *, careful: bool) -> tuple[Tally, list[MessageRef]] | None:
         """The batch's one transaction.  Optimistic first (no savepoints); None asks for the careful way."""
@@ -224,24 +334,42 @@ class Intake:
         batch.known.meetings |= recorder.new_meetings
         return tally, handled
 
-    def _prepare(self, items: list[Incoming], context: Context, summary: SyncSummary) -> list[Prepared]:
-        prepared = [_too_large(item) for item in items if item.size > MAX_MESSAGE_BYTES]
+    def _prepare(
+        self, items: list[Incoming], context: Context, counts: SyncSummary, *, serial: bool = False
+    ) -> _Pending:
+        """Fetch in chunks of bounded size; only the last chunk may still be in the workers on return."""
+        pending = _Pending(context, done=[_too_large(i) for i in items if i.size > MAX_MESSAGE_BYTES])
         wanted = [item for item in items if item.size <= MAX_MESSAGE_BYTES]
         by_ref = {item.ref: item for item in wanted}
+        pending.parallel = (
+            not serial and self._parallel(len(wanted)) and self.workers.start(self.understand, context)
+        )
         for chunk in _chunks(wanted, self.fetch_chunk_bytes):
+            self._settle(pending)  # one chunk's bytes in memory at a time
             for ref, raw in self.source.fetch_many([item.ref for item in chunk]):
-                prepared.append(self._understand(by_ref[ref], raw, context))
-                summary.parsed += 1
-        summary.vanished += len(items) - len(prepared)
-        return sorted(prepared, key=lambda p: p.item.ref.uid)
+                at = clock.now()
+                future = self.workers.submit(raw, at) if pending.parallel else None
+                pending.waiting.append((by_ref[ref], raw, at, future))
+                counts.parsed += 1
+        return pending
 
-    def _understand(self, item: Incoming, raw: bytes, context: Context) -> Prepared:
+    def _settle(self, pending: _Pending) -> list[Prepared]:
+        """Everything in ``pending`` understood: the workers' answers, or understood here."""
+        for item, raw, at, future in pending.waiting:
+            u = result(future) or understood(self.understand, raw, pending.context, at)
+            pending.done.append(self._prepared(item, raw, u))
+        pending.waiting = []
+        return pending.done
+
+    def _prepared(self, item: Incoming, raw: bytes, u: Understanding) -> Prepared:
         digest = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
-        try:
-            u = self.understand(raw, replace(context, received_at=clock.now()))
-        except Exception as exc:  # the facade never raises; a substitute might
-            u = Understanding(kind="unreadable", error=f"cannot be understood ({type(exc).__name__}: {exc})")
         return Prepared(item, digest, without_attachment_data(u), self._save_files(u, item))
+
+    def _parallel(self, candidates: int) -> bool:
+        """Whether workers are worth it: many candidates, or a few with more batches to come (or
+        already running: the last batch of a large sync)."""
+        large_sync = bool(self.source.backlog()) or self.workers.running
+        return candidates > PARALLEL_FROM or (large_sync and candidates >= PARALLEL_BACKLOG_FROM)
 
     def _save_files(self, u: Understanding, item: Incoming) -> list[SavedFile]:
         saved = []
