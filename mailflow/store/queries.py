@@ -198,11 +198,14 @@ class StepQueries:
 
     def _insert_ignore(self, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
         """INSERT unless a row with the same ``keys`` exists (ON CONFLICT DO NOTHING); True if inserted."""
+        return self._insert_returning(table, values, keys) is not None
+
+    def _insert_returning(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+        """Like :meth:`_insert_ignore`, returning the new row (None when the key existed): one statement."""
         insert = pg_insert if self.connection.dialect.name == "postgresql" else sqlite_insert
-        key = next(iter(table.primary_key.columns))
-        stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(key)
+        stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(*table.c)
         # RETURNING, not rowcount: psycopg reports no rowcount for an INSERT that returns rows
-        return self.connection.execute(stmt).first() is not None
+        return self.connection.execute(stmt).first()
 
     def _by_id(self, table: Table, row_id: Any) -> Any:
         return one(self._first(select(table).where(table.c.id == row_id)))

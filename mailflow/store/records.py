@@ -27,8 +27,10 @@ class RecordQueries(StepQueries):
         if data.ref is None:
             new_id = one(self.connection.execute(messages.insert().values(**values)).inserted_primary_key)[0]
             return one(self._message(self._first(select(messages).where(messages.c.id == new_id)))), True
-        inserted = self._insert_ignore(messages, values, ["account", "folder", "uidvalidity", "uid"])
-        return one(self.find_message_by_ref(data.ref)), inserted
+        inserted = self._insert_returning(messages, values, ["account", "folder", "uidvalidity", "uid"])
+        if inserted is not None:
+            return MessageRow(**inserted._mapping), True
+        return one(self.find_message_by_ref(data.ref)), False
 
     def find_message_by_ref(self, ref: MessageRef) -> MessageRow | None:
         c = messages.c

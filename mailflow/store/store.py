@@ -141,8 +141,10 @@ class StoreTx(RecordQueries):
         if not address:
             raise ValueError("upsert_contact needs an e-mail address")
         values = {"address": address, "name": name, "names": name, "created_at": now, "updated_at": now}
-        if not self._insert_ignore(contacts, values, ["address"]):
-            self._merge_name(address, name, now)
+        inserted = self._insert_returning(contacts, values, ["address"])
+        if inserted is not None:
+            return _contact(inserted)
+        self._merge_name(address, name, now)
         return one(self.find_contact(address))
 
     def _merge_name(self, address: str, name: str, now: datetime) -> None:
@@ -237,10 +239,10 @@ class StoreTx(RecordQueries):
         """
         if not data.ical_uid:
             raise ValueError("upsert_meeting needs an iCal UID; use create_request for a plain request")
-        if self.find_meeting(data.ical_uid, data.recurrence_id) is None:
-            values = {**_invite_values(data), **_new_meeting_values(data), **_timeline_values(data, new=True)}
-            if self._insert_ignore(meetings, values, ["ical_uid", "recurrence_id"]):
-                return one(self.find_meeting(data.ical_uid, data.recurrence_id)), True
+        values = {**_invite_values(data), **_new_meeting_values(data), **_timeline_values(data, new=True)}
+        inserted = self._insert_returning(meetings, values, ["ical_uid", "recurrence_id"])
+        if inserted is not None:  # one statement for a new meeting, the common case of a first sync
+            return MeetingRow(**inserted._mapping), True
         applied = self._apply_if_newer(data)
         return one(self.find_meeting(data.ical_uid, data.recurrence_id)), applied
 
