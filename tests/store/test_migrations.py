@@ -65,14 +65,14 @@ def test_a_failing_migration_leaves_nothing_behind(store: Store, monkeypatch: py
     assert store.schema_status().current == LATEST
 
 
-def test_sqlite_connections_get_wal_foreign_keys_and_busy_timeout(store: Store) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragmas")
+def test_sqlite_connections_get_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'pragmas.db'}")  # SQLite only: PostgreSQL has no pragmas
     with store.read() as tx:
         pragma = tx.connection.exec_driver_sql
         assert pragma("PRAGMA journal_mode").scalar() == "wal"
         assert pragma("PRAGMA foreign_keys").scalar() == 1
         assert pragma("PRAGMA busy_timeout").scalar() == 30000
+    store.close()
 
 
 def test_cli_db_status_and_upgrade(tmp_path: Path) -> None:
