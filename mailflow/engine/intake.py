@@ -110,21 +110,13 @@ class _Batch:
 
 
 @dataclass
-class SyncSummary:
-    """What one sync did; ``seen`` counts every new message, ``parsed`` those fully read."""
+class SyncSummary(Tally):
+    """What one sync did: the records' tally, and ``seen`` (every new message), ``parsed`` (those read in full)."""
 
     seen: int = 0
     parsed: int = 0
     skipped: int = 0
-    duplicates: int = 0
     vanished: int = 0
-    meetings_created: int = 0
-    meetings_updated: int = 0
-    requests_created: int = 0
-    notes_added: int = 0
-    contact_replies: int = 0
-    attachments_saved: int = 0
-    errors: int = 0
     batches: int = 0
     first_sync: bool = False
     cursor: str = ""
