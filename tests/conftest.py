@@ -1,8 +1,11 @@
 """Shared fixtures; the real-server rig (Dovecot, aiosmtpd) comes from tests/rig/fixtures.py."""
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from mailflow import clock
 
 pytest_plugins = ["tests.rig.fixtures"]
 
@@ -18,3 +21,10 @@ def _isolated_from_the_developers_setup(
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    """A command run in-process with ``--now`` shifts the one clock; the next test must not inherit it."""
+    yield
+    clock.set_now(None)

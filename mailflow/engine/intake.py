@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -268,7 +267,7 @@ class Intake:
         picked = [item for item in items if known.why(item)]
         counts.skipped = len(items) - len(picked)
         with self.store.read() as tx:
-            fresh = _not_yet_recorded(tx, picked, self.zone)
+            fresh = _not_yet_recorded(tx, picked)
         counts.duplicates = len(picked) - len(fresh)
         pending = self._prepare(fresh, context, counts)
         chosen = {id(item) for item in picked}
@@ -296,7 +295,7 @@ class Intake:
         if not late:
             return
         with self.store.read() as tx:
-            fresh = _not_yet_recorded(tx, late, self.zone)
+            fresh = _not_yet_recorded(tx, late)
         counts = started.counts
         counts.skipped -= len(late)
         counts.duplicates += len(late) - len(fresh)
@@ -415,10 +414,10 @@ def _handled(result: tuple[str, str] | None) -> bool:
     return result is not None and result[0] in _HANDLED and not result[1]
 
 
-def _not_yet_recorded(tx: StoreTx, items: list[Incoming], zone: ZoneInfo) -> list[Incoming]:
+def _not_yet_recorded(tx: StoreTx, items: list[Incoming]) -> list[Incoming]:
     """``items`` without those whose Message-ID is already recorded (saves fetching them)."""
-    probe = Recorder(tx, zone, Tally())
-    return [item for item in items if not (item.message_id and probe.already_recorded(item.message_id))]
+    recorded = tx.recorded_message_ids(item.message_id for item in items)
+    return [item for item in items if not (item.message_id and item.message_id in recorded)]
 
 
 def _too_large(item: Incoming) -> Prepared:

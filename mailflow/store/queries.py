@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, and_, func, or_, select, update
@@ -202,10 +203,11 @@ class StepQueries:
 
     def _insert_returning(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
         """Like :meth:`_insert_ignore`, returning the new row (None when the key existed): one statement."""
-        insert = pg_insert if self.connection.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(*table.c)
-        # RETURNING, not rowcount: psycopg reports no rowcount for an INSERT that returns rows
-        return self.connection.execute(stmt).first()
+        stmt = _insert_or_nothing(self.connection.dialect.name, table, tuple(keys))
+        # the values as parameters, not in the statement: it is built and compiled once (a first
+        # sync writes thousands of rows); RETURNING, not rowcount: psycopg reports no rowcount
+        # for an INSERT that returns rows
+        return self.connection.execute(stmt, values).first()
 
     def _by_id(self, table: Table, row_id: Any) -> Any:
         return one(self._first(select(table).where(table.c.id == row_id)))
@@ -218,3 +220,10 @@ class StepQueries:
 
     def _steps(self, query: Select[Any]) -> list[StepRow]:
         return [StepRow(**r._mapping) for r in self.connection.execute(query)]
+
+
+@cache
+def _insert_or_nothing(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING RETURNING *`` for ``table``, built once per dialect."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*table.c)

@@ -6,6 +6,7 @@ Part of the query layer (see ``store.py``); a base of
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, func, select, update
@@ -15,6 +16,9 @@ from mailflow.model import MessageRef
 from mailflow.store.queries import StepQueries, normalise_address, one
 from mailflow.store.rows import AttachmentRow, MessageData, MessageRow, NoteRow
 from mailflow.store.schema import attachments, cursors, daemon_state, messages, notes
+
+#: values per ``IN (...)``: far below every database's limit on bound parameters
+_IN_CHUNK = 500
 
 
 class RecordQueries(StepQueries):
@@ -45,6 +49,16 @@ class RecordQueries(StepQueries):
     def find_messages_by_message_id(self, message_id: str) -> list[MessageRow]:
         query = select(messages).where(messages.c.message_id == message_id).order_by(messages.c.id)
         return [MessageRow(**r._mapping) for r in self.connection.execute(query)]
+
+    def recorded_message_ids(self, message_ids: Iterable[str]) -> set[str]:
+        """Those of ``message_ids`` already recorded as incoming without an error: one query per 500."""
+        wanted, found = sorted(set(message_ids) - {""}), set[str]()
+        c = messages.c
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            query = select(c.message_id).where(c.message_id.in_(chunk), c.direction == "in", c.error == "")
+            found.update(self.connection.scalars(query))
+        return found
 
     def find_message_by_hash(self, content_hash: str) -> MessageRow | None:
         query = select(messages).where(messages.c.content_hash == content_hash).order_by(messages.c.id)

@@ -215,6 +215,21 @@ def test_record_message_once_per_ref_and_find_it_by_id_and_hash(store: Store) ->
     assert again == first and first.sender == "ana@example.org" and first.location == REF.location
 
 
+def test_recorded_message_ids_are_incoming_ones_without_error_in_chunks(store: Store) -> None:
+    def ref(uid: int) -> MessageRef:
+        return MessageRef("mailbox", "INBOX", 7, uid)
+
+    with store.transaction() as tx:
+        for uid in range(1, 1201):  # more than one IN (...) chunk
+            tx.record_message(MessageData(ref(uid), message_id=f"<{uid}@x>"))
+        tx.record_message(MessageData(ref(2000), message_id="<broken@x>", error="unreadable"))
+        tx.record_message(MessageData(None, direction="out", message_id="<sent@x>"))
+    asked = [f"<{uid}@x>" for uid in range(0, 1300, 7)] + ["<broken@x>", "<sent@x>", ""]
+    with store.read() as tx:
+        found = tx.recorded_message_ids(asked)
+    assert found == {f"<{uid}@x>" for uid in range(7, 1201, 7)}
+
+
 def test_unreadable_messages_are_listed_as_errors(store: Store) -> None:
     with store.transaction() as tx:
         tx.record_message(MessageData(REF, kind="invite"))

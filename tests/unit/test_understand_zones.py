@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailflow.understand.calendar import read_calendars
+from mailflow.understand.calendar import read_calendars, repair
 from mailflow.understand.zones import ZoneResolver, clean_tzid, iana_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -117,3 +117,60 @@ def test_outlook_1601_rules_give_the_same_offsets_as_iana() -> None:
     assert isinstance(events[0].start, datetime)
     assert events[0].start.astimezone(UTC) == datetime(2025, 3, 1, 20, 0, tzinfo=UTC)
     assert events[0].timezone == "America/Los_Angeles"
+
+
+EASTERN = """BEGIN:VCALENDAR
+VERSION:2.0
+METHOD:REQUEST
+BEGIN:VTIMEZONE
+TZID:Our Eastern
+BEGIN:STANDARD
+DTSTART:{start}T020000
+TZOFFSETFROM:-0400
+TZOFFSETTO:-0500
+RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:{start}T020000
+TZOFFSETFROM:-0500
+TZOFFSETTO:-0400
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:eastern-{when}
+DTSTAMP:20250101T000000Z
+DTSTART;TZID=Our Eastern:{when}
+DTEND;TZID=Our Eastern:{when}
+SUMMARY:x
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "when", "utc_hour"),
+    [
+        ("16010101", "20260310T120000", 16),  # after the 2nd Sunday of March: daylight time
+        ("16010101", "20260305T120000", 17),  # before it: standard time
+        ("19700101", "20261102T120000", 17),  # after the 1st Sunday of November
+        ("19700101", "19950710T120000", 16),  # a date long before today keeps its rule too
+        ("20240101", "20250710T120000", 16),  # a rule that starts after 1970 is moved no earlier
+    ],
+)
+def test_open_ended_rules_moved_to_the_calendars_years_keep_every_offset(
+    start: str, when: str, utc_hour: int
+) -> None:
+    """The rules' starts move to the year before the first date, for speed; no offset may change."""
+    event = read_calendars([(EASTERN.format(start=start, when=when), "")], BERLIN).events[0]
+    assert isinstance(event.start, datetime)
+    assert event.start.astimezone(UTC).hour == utc_hour
+    assert event.timezone == "Our Eastern"
+
+
+def test_a_rule_is_moved_to_the_year_before_the_first_date_of_the_calendar() -> None:
+    fixed, _ = repair(EASTERN.format(start="16010101", when="20260310T120000"))
+    assert fixed.count("DTSTART:20240101T020000") == 2  # the DTSTAMP (2025) is the first date
+    counted = EASTERN.format(start="20230101", when="20260310T120000").replace("1SU", "1SU;COUNT=3")
+    kept, _ = repair(counted)
+    assert "DTSTART:20230101T020000" in kept and "DTSTART:20240101T020000" in kept
