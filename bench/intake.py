@@ -57,6 +57,7 @@ from tests.rig.tools import RunAs, make_certificate, make_tmpdir  # noqa: E402
 
 FOLDER = "Bench"
 BATCH = 500
+WORKERS: int | None = None  # None: mailflow's default (one per CPU but one)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def settings_for(user: ImapUser, data: Path) -> Settings:
 
 def first_sync(user: ImapUser, data: Path) -> dict[str, Any]:
     request = {"host": user.host, "port": user.imaps_port, "ca_file": str(user.ca_file), "user": user.name,
-               "password": user.password, "data": str(data)}  # fmt: skip
+               "password": user.password, "data": str(data), "workers": WORKERS}  # fmt: skip
     done = subprocess.run(
         [sys.executable, __file__, "--child-sync", json.dumps(request)],
         capture_output=True, text=True, check=False,
@@ -167,7 +168,7 @@ def child_sync(request: dict[str, Any]) -> None:
     with ImapSource(config.mailbox) as source:
         source.poll = timed("source", source.poll)  # type: ignore[method-assign]
         source.fetch_many = timed("source", source.fetch_many)  # type: ignore[method-assign]
-        intake = Intake(store, source, config)
+        intake = Intake(store, source, config, workers=request.get("workers"))
         # the time spent understanding, or waiting for the worker processes (which parse while the
         # next batch is polled), plus hashing and saving attachments
         intake._settle = timed("understand", intake._settle)  # type: ignore[method-assign]

@@ -22,6 +22,8 @@ the understanding, the one expensive step, runs in worker processes
 (``engine.workers``: forked, one per CPU but one, the same results as the serial
 path), and this process works one batch ahead meanwhile: while the workers
 parse batch N+1 it writes batch N, and while they parse N it polls N+1.
+The source is asked to ``prefetch`` the batch after N+1 before N is
+written, so an IMAP server works on it meanwhile.
 Batch N+1 is triaged before N is written, so what N's records change is
 caught up before N+1 is written: mail from a contact that N created is
 picked late (and understood here), and N's Message-IDs are looked up again.
@@ -216,6 +218,8 @@ class Intake:
             if polling:
                 items, next_cursor, started = self._next(cursor, known, context, begun, summary)
                 backlog = self.source.backlog()
+                if items and backlog:
+                    self.source.prefetch()  # the server reads the next batch while this one is written
             try:
                 if begun is not None:
                     self._end(begun, summary)

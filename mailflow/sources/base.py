@@ -120,6 +120,10 @@ class MailSource(ABC):
         """How many messages the last poll knew to be waiting after what it returned (None: unknown)."""
         return None
 
+    def prefetch(self) -> None:  # noqa: B027  (optional)
+        """A hint: the caller is busy for a while before its next poll, so the source may start
+        reading the next batch now (a server works on it meanwhile).  Never raises.  Default: nothing."""
+
     def mark_done(self, refs: Sequence[MessageRef]) -> None:  # noqa: B027  (optional)
         """Tag or move handled messages, when configured; never deletes.  Default: nothing."""
 

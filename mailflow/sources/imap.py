@@ -19,7 +19,10 @@ What goes over the wire, and why:
 - The first look is one ``UID FETCH`` per 500 UIDs of RFC822.SIZE,
   BODYSTRUCTURE and five header fields (``imap_wire``); whole messages are
   fetched (``BODY.PEEK[]``) only for what the engine picks.  Only PEEK:
-  ``\\Seen`` is never set.
+  ``\\Seen`` is never set.  While more UIDs wait, ``prefetch`` sends the
+  look for the next batch ahead, and the next command reads its answer
+  first: the server computes BODYSTRUCTURE (its slowest part of a first
+  sync) while the engine writes the batch before.
 - Waiting is IDLE in short slices (``idle_check(timeout)``), re-issued after
   ``idle_renew`` (well inside RFC 2177's 29 minutes); without IDLE, ``wait``
   sleeps until the next poll is due.
@@ -37,7 +40,7 @@ import random
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -50,7 +53,7 @@ from mailflow.errors import AuthError, BackendError, ConfigError, PermanentError
 from mailflow.model import MessageRef
 from mailflow.net.imap import close_quietly, connect_imap, imap_endpoint, imap_errors
 from mailflow.sources.base import DEFAULT_BATCH, Incoming, MailSource, UidCursor
-from mailflow.sources.imap_wire import UID_BATCH, take_changes, uid_fetch
+from mailflow.sources.imap_wire import UID_BATCH, FetchRecord, read_fetch, send_fetch, take_changes, uid_fetch
 from mailflow.sources.peek import LOOK_FIELDS, incoming_from_header
 from mailflow.text import one_line
 
@@ -71,6 +74,16 @@ class _Selected:
     uidnext: int | None
     modseq: int | None
     fresh: bool = True
+
+
+@dataclass
+class _Ahead:
+    """A look sent ahead: its tag until its answer is read, then its records."""
+
+    uidvalidity: int
+    uids: list[int]
+    tag: bytes
+    records: list[FetchRecord] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,9 @@ class ImapSource(MailSource):
         self._selected_at = 0.0
         self._capabilities: frozenset[str] = frozenset()
         self._known: _Known | None = None
+        #: the next batch's UIDs (what prefetch would look at) and a look sent ahead
+        self._following: list[int] = []
+        self._ahead: _Ahead | None = None
         self._backlog: int | None = None
         self._idle_since: float | None = None
         self._last_poll = clock.monotonic()
@@ -150,6 +166,20 @@ class ImapSource(MailSource):
 
     def backlog(self) -> int | None:
         return self._backlog
+
+    def prefetch(self) -> None:
+        client, selected, uids = self._client, self._selected, self._following
+        if client is None or selected is None or self._ahead is not None or not uids:
+            return
+        try:
+            with imap_errors(self.endpoint):
+                self._end_idle(client)
+                tag = send_fetch(client, uids, LOOK_ITEMS)
+        except BackendError as exc:  # a hint only: the next poll reconnects and reports
+            log.debug("could not send the next look ahead: %s", exc)
+            self._drop()
+            return
+        self._ahead = _Ahead(selected.uidvalidity, uids, tag)
 
     def mark_done(self, refs: Sequence[MessageRef]) -> None:
         if refs and (self.keyword or self.move_to):
@@ -219,6 +249,7 @@ class ImapSource(MailSource):
 
     def _ready(self) -> tuple[IMAPClient, _Selected]:
         if self._client is not None and self._selected is not None:
+            self._read_ahead(self._client)  # a look sent ahead is answered before anything else
             if clock.monotonic() - self._selected_at < self.refresh_after:
                 return self._client, self._selected
             # a long-open session may never notice that its folder was deleted and created
@@ -245,6 +276,17 @@ class ImapSource(MailSource):
         self._client = client
         return client, self._selected
 
+    def _read_ahead(self, client: IMAPClient) -> None:
+        ahead = self._ahead
+        if ahead is None or ahead.records is not None:
+            return
+        try:
+            with imap_errors(self.endpoint):
+                ahead.records = read_fetch(client, ahead.tag)
+        except PermanentError as exc:  # the poll looks again itself, and reports what it finds
+            log.debug("the look sent ahead failed: %s", exc)
+            self._ahead = None
+
     def _select(self, client: IMAPClient) -> _Selected:
         if not client.folder_exists(self.folder):
             raise PermanentError(
@@ -266,11 +308,15 @@ class ImapSource(MailSource):
         return selected
 
     def _drop(self, *, polite: bool = False) -> None:
-        client, idling = self._client, self._idle_since is not None
+        client, idling, ahead = self._client, self._idle_since is not None, self._ahead
         self._client, self._selected, self._idle_since = None, None, None
+        self._ahead, self._following = None, []
         if client is None:
             return
         if polite:
+            if ahead is not None and ahead.records is None:  # read it, or LOGOUT would wade through it
+                with contextlib.suppress(Exception):
+                    read_fetch(client, ahead.tag)
             if idling:  # a server in IDLE answers nothing but DONE: LOGOUT would wait for the timeout
                 with contextlib.suppress(Exception):
                     client.idle_done()
@@ -296,7 +342,17 @@ class ImapSource(MailSource):
         uids = self._uids_after(client, selected, after, wanted if same else None)
         batch = uids[:limit]
         self._backlog = len(uids) - len(batch)
-        items = sorted(self._look(client, selected, batch), key=lambda i: i.ref.uid)
+        self._following = uids[len(batch) : len(batch) + limit]
+        ahead, self._ahead = self._ahead, None
+        if (
+            ahead
+            and ahead.records is not None
+            and (ahead.uidvalidity, ahead.uids) == (selected.uidvalidity, batch)
+        ):
+            records: Iterable[FetchRecord] = ahead.records
+        else:
+            records = uid_fetch(client, batch, LOOK_ITEMS)
+        items = sorted(self._look(selected, batch, records), key=lambda i: i.ref.uid)
         caught_up = self._backlog == 0
         cursor = UidCursor(
             selected.uidvalidity, batch[-1] if batch else after, selected.modseq if caught_up else None
@@ -327,9 +383,11 @@ class ImapSource(MailSource):
         self._known = _Known(selected.uidvalidity, after, uids)
         return uids
 
-    def _look(self, client: IMAPClient, selected: _Selected, uids: Sequence[int]) -> Iterator[Incoming]:
+    def _look(
+        self, selected: _Selected, uids: Sequence[int], records: Iterable[FetchRecord]
+    ) -> Iterator[Incoming]:
         wanted, validity = set(uids), selected.uidvalidity
-        for record in uid_fetch(client, uids, LOOK_ITEMS):
+        for record in records:
             uid = record.uid
             if uid is None or uid not in wanted:
                 continue  # an unsolicited FETCH (another client changed flags)

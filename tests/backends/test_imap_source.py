@@ -17,7 +17,7 @@ from mailflow.errors import AuthError, PermanentError, TransientError
 from mailflow.net.imap import connect_imap
 from mailflow.sources.imap import ImapSource, backoff
 from tests import intake_support as support
-from tests.rig.dovecot import ImapUser
+from tests.rig.dovecot import Dovecot, ImapUser
 from tests.rig.tools import free_port
 
 
@@ -202,3 +202,83 @@ def test_the_first_look_reads_encoded_subjects_and_names(imap_user: ImapUser, so
         "Kaffee möglich?",
     )
     assert item.in_reply_to == ("<a@b.example>",) and item.references == ("<r1@b.example>", "<a@b.example>")
+
+
+# -- the look sent ahead ---------------------------------------------------------------------
+
+
+def _subjects(items: list[Any]) -> list[str]:
+    return [i.subject for i in items]
+
+
+def test_a_look_sent_ahead_answers_the_next_poll(
+    imap_user: ImapUser, source: ImapSource, counting: Counting
+) -> None:
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(7)])
+    items, cursor = source.poll(None, limit=3)
+    assert _subjects(items) == ["m0", "m1", "m2"]
+    counting.reset()
+    source.prefetch()
+    source.prefetch()  # a second hint while one is on its way sends nothing more
+    assert counting.commands == Counter({"UID FETCH": 1})
+    items, cursor = source.poll(cursor, limit=3)
+    assert _subjects(items) == ["m3", "m4", "m5"]
+    assert counting.commands == Counter({"UID FETCH": 1})  # the poll itself sent nothing
+    source.prefetch()
+    items, cursor = source.poll(cursor, limit=3)
+    assert _subjects(items) == ["m6"] and source.backlog() == 0
+    source.prefetch()  # nothing is left to look at: no command
+    assert counting.commands == Counter({"UID FETCH": 2})
+
+
+def test_commands_after_a_look_sent_ahead_wait_for_its_answer(
+    imap_user: ImapUser, source: ImapSource, counting: Counting
+) -> None:
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(5)])
+    first, cursor = source.poll(None, limit=2)
+    source.prefetch()
+    bodies = dict(source.fetch_many([i.ref for i in first]))  # a command behind the look
+    assert [b"Subject: m0" in bodies[first[0].ref], b"Subject: m1" in bodies[first[1].ref]] == [True, True]
+    assert source.wait(0.2) is False  # IDLE, too, comes after the look's answer
+    counting.reset()
+    items, cursor = source.poll(cursor, limit=2)
+    assert _subjects(items) == ["m2", "m3"]
+    assert "UID FETCH" not in counting.commands  # the answer read before the FETCH above was kept
+
+
+def test_a_look_sent_ahead_for_another_batch_is_not_used(imap_user: ImapUser, source: ImapSource) -> None:
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(6)])
+    _items, cursor = source.poll(None, limit=2)
+    source.prefetch()  # looks at m2, m3
+    items, _ = source.poll(cursor, limit=3)
+    assert _subjects(items) == ["m2", "m3", "m4"]
+
+
+def test_a_look_sent_ahead_is_forgotten_with_its_connection(
+    dovecot: Dovecot, imap_user: ImapUser, source: ImapSource
+) -> None:
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(4)])
+    _items, cursor = source.poll(None, limit=2)
+    source.prefetch()
+    dovecot.restart()
+    items, _ = source.poll(cursor, limit=2)
+    assert _subjects(items) == ["m2", "m3"]
+
+
+def test_closing_with_a_look_sent_ahead_logs_out_politely(
+    dovecot: Dovecot, imap_user: ImapUser, source: ImapSource
+) -> None:
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(4)])
+    source.poll(None, limit=2)
+    source.prefetch()
+    mark = dovecot.log_mark()
+    source.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # Dovecot writes its log a moment later
+        with dovecot.log_file.open("rb") as log:
+            log.seek(mark)
+            said = log.read().decode("utf-8", "replace")
+        if imap_user.name in said:
+            break
+        time.sleep(0.05)
+    assert f"imap({imap_user.name})" in said and "Logged out" in said  # LOGOUT, not a dropped connection

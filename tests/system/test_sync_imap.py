@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imapclient import IMAPClient
 
-from mailflow.config import Settings
+from mailflow.config import MailboxSettings, Settings
 from mailflow.engine.intake import Intake, SyncSummary, watch
+from mailflow.net.imap import connect_imap
 from mailflow.sources import UidCursor
 from mailflow.sources.imap import ImapSource
 from mailflow.store import Store
@@ -280,3 +282,30 @@ def test_processed_mail_is_tagged_and_moved_when_configured(
 def _meetings(store: Store) -> list[object]:
     with store.read() as tx:
         return list(tx.list_meetings())
+
+
+def test_a_sync_in_batches_looks_at_each_message_once(
+    imap_user: ImapUser, config: Settings, store: Store
+) -> None:
+    """The engine has the source send each next look ahead; none is sent twice or wasted."""
+    plain = [support.plain(subject=f"m{n}") for n in range(5)]
+    invites = [support.fixture("fwd_gmail_invite.eml"), support.fixture("zoom_invite.eml")]
+    _append(imap_user, plain[0], invites[0], *plain[1:4], invites[1], plain[4])
+    looks: list[bytes] = []
+
+    def connect(account: MailboxSettings, section: str) -> IMAPClient:
+        client = connect_imap(account, section)
+        send = client._imap.send
+
+        def counted(data: bytes) -> None:
+            if b"BODYSTRUCTURE" in data:
+                looks.append(bytes(data).split(b" UID FETCH ")[1].split()[0])
+            send(data)
+
+        client._imap.send = counted
+        return client
+
+    with ImapSource(config.mailbox, connect=connect) as source:
+        summary = Intake(store, source, config, batch_size=2).sync()
+    assert (summary.seen, summary.batches, summary.meetings_created, summary.errors) == (7, 4, 2, 0)
+    assert looks == [b"1:2", b"3:4", b"5:6", b"7"]

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from mailflow.config import Settings
 from mailflow.engine.intake import Intake, SyncSummary
 from mailflow.errors import TransientError
 from mailflow.model import MessageRef, Person, SavedAttachment, Understanding
+from mailflow.sources.base import Incoming
 from mailflow.sources.memory import MemorySource
 from mailflow.store import Store
 from mailflow.understand import Context, understand
@@ -310,3 +312,31 @@ def test_a_bad_message_in_the_optimistic_pass_does_not_undo_the_others(
             True,
             False,
         ]
+
+
+def test_the_source_is_asked_to_look_ahead_before_each_batch_is_written(
+    store: Store, config: Settings
+) -> None:
+    calls: list[str] = []
+
+    class Spy(MemorySource):
+        def poll(self, cursor: str | None, *, limit: int = 500) -> tuple[list[Incoming], str]:
+            items, after = super().poll(cursor, limit=limit)
+            calls.append(f"poll {len(items)}")
+            return items, after
+
+        def prefetch(self) -> None:
+            calls.append("prefetch")
+
+    source = Spy([support.plain(subject=f"m{n}") for n in range(5)], uidvalidity=next(_validity))
+    intake = Intake(store, source, config, batch_size=2, workers=0)
+    write = intake._write
+
+    def spied_write(batch: Any, *, careful: bool) -> Any:
+        calls.append("write")
+        return write(batch, careful=careful)
+
+    intake._write = spied_write  # type: ignore[method-assign]
+    assert intake.sync().seen == 5
+    # more to come after a batch: the next is asked for before this one is written; none after the last
+    assert calls == ["poll 2", "prefetch", "write", "poll 2", "prefetch", "write", "poll 1", "write"]
