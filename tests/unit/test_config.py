@@ -6,7 +6,7 @@ import pytest
 
 from mailflow.config import Settings, find_config, load_settings, parse_duration, parse_window
 from mailflow.errors import ConfigError
-from mailflow.passwords import password_for
+from mailflow.passwords import password_for, program_of
 from tests.cli_helpers import run_cli
 
 
@@ -164,15 +164,29 @@ def test_password_command_success(tmp_path: Path) -> None:
     assert password_for(settings.mailbox, "mailbox") == "s3cret-from-cmd"
 
 
-def test_password_command_failure_names_command_and_code(tmp_path: Path) -> None:
+def test_password_command_failure_names_the_setting_the_program_and_the_code(tmp_path: Path) -> None:
     path = write(tmp_path, '[mailbox]\npassword_command = "echo leaked-secret; exit 3"\n')
     settings = load_settings(path)
     with pytest.raises(ConfigError) as caught:
         password_for(settings.mailbox, "mailbox")
     message = str(caught.value)
-    assert "mailbox.password_command" in message
+    assert "mailbox.password_command" in message and "(echo ...)" in message
     assert "exit code 3" in message
-    assert "leaked-secret" not in message.replace("echo leaked-secret; exit 3", "")
+    assert "leaked-secret" not in message  # nor the output, nor the arguments
+
+
+@pytest.mark.parametrize(
+    ("command", "program"),
+    [
+        ("pass show mail/imap", "pass"),
+        ("/usr/bin/gpg -q --decrypt ~/.secret.gpg", "gpg"),
+        ("  'my tool' --token", "my tool"),
+        ('echo "unclosed', "echo"),
+        ("", "?"),
+    ],
+)
+def test_errors_name_the_program_and_never_its_arguments(command: str, program: str) -> None:
+    assert program_of(command) == program
 
 
 def test_secret_is_hidden_in_repr_and_errors(tmp_path: Path) -> None:
