@@ -62,6 +62,7 @@ def run(
 def report_json(report: CycleReport) -> dict[str, Any]:
     return {
         "sync": report.sync.to_json() if report.sync else None,
+        "series": vars(report.series) if report.series else None,
         "plan": vars(report.plan) if report.plan else None,
         "dispatch": [vars(o) for o in report.dispatch.outcomes] if report.dispatch else None,
         "paused": report.paused,
@@ -77,6 +78,11 @@ def print_report(report: CycleReport, *, dry_run: bool) -> None:
             f"sync: {s.seen} new message(s), {s.meetings_created} meeting(s) created, "
             f"{s.meetings_updated} updated, {s.requests_created} request(s), {s.notes_added} note(s), "
             f"{s.errors} unreadable"
+        )
+    if report.series is not None and (report.series.advanced or report.series.ended):
+        out.print(
+            f"series: {report.series.advanced} moved on to their next occurrence, "
+            f"{report.series.ended} with none left"
         )
     if report.plan is not None:
         p = report.plan

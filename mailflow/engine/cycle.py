@@ -23,6 +23,7 @@ from mailflow.engine import health
 from mailflow.engine.dispatch import Dispatcher, DispatchReport
 from mailflow.engine.intake import Intake, SyncSummary
 from mailflow.engine.planning import PlanSummary, plan_all
+from mailflow.engine.series import SeriesSummary, advance_series
 from mailflow.errors import BackendError, MailflowError, StoreError
 from mailflow.playbook import PlaybookConfig
 from mailflow.sinks.factory import Sinks, build_sinks
@@ -39,6 +40,7 @@ class CycleReport:
     """What one cycle did; ``errors`` are one sentence each."""
 
     sync: SyncSummary | None = None
+    series: SeriesSummary | None = None
     plan: PlanSummary | None = None
     dispatch: DispatchReport | None = None
     paused: bool = False
@@ -70,9 +72,12 @@ class Engine:
         self.last_report = CycleReport()
 
     def run_cycle(self) -> CycleReport:
-        """One sync, one plan, one dispatch."""
+        """One sync, recurring series moved on, one plan, one dispatch."""
         report = CycleReport()
         report.sync = self._part(report, "sync", self.intake.sync)
+        report.series = self._part(
+            report, "series", lambda: advance_series(self.store, self.settings.owner_zone(), clock.now())
+        )
         report.plan = self._part(report, "plan", lambda: plan_all(self.store, self.playbook, clock.now()))
         report.paused = health.is_paused(self.store)
         if not report.paused and not self.should_stop():

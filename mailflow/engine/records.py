@@ -201,7 +201,7 @@ class Recorder:
             request = self.tx.find_open_request(contact.id)
         data = self._meeting_data(u, contact, existing or request)
         if request is not None:
-            meeting = self.tx.attach_invite(request.id, data)
+            meeting, applied = self.tx.attach_invite(request.id, data), True
             self.tally.meetings_updated += 1
             log.info("the invite %s answers the request of meeting %d", one_line(u.uid, 80), request.id)
         else:
@@ -210,6 +210,8 @@ class Recorder:
                 self.tally.meetings_created += 1
             elif applied:
                 self.tally.meetings_updated += 1
+        if applied and u.series_calendar:  # the occurrences after this one are read from it (engine.series)
+            self.tx.set_series(meeting.id, u.series_calendar)
         self.new_meetings.add(key)
         meeting = self._trust(meeting, data, u)
         return _Links(meeting=meeting, contact=contact)

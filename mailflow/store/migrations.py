@@ -64,13 +64,18 @@ class SchemaStatus:
 
 
 def _v1_initial(connection: Connection) -> None:
-    schema.metadata.create_all(connection)
+    schema.metadata.create_all(connection, tables=list(schema.V1_TABLES))
+
+
+def _v2_meeting_series(connection: Connection) -> None:
+    schema.meeting_series.create(connection)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state", _v1_initial
     ),
+    Migration(2, "meeting_series: the calendar of a recurring meeting", _v2_meeting_series),
 )
 LATEST = MIGRATIONS[-1].version
 

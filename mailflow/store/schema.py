@@ -1,4 +1,4 @@
-"""The tables of mailflow (schema version 1) and the UTC time type.
+"""The tables of mailflow and the UTC time type.
 
 Names here are the names everywhere: contacts, meetings, messages, cursors,
 steps, notes, attachments, daemon_state; ``schema_migrations`` is the
@@ -10,10 +10,12 @@ ISO text on SQLite, which keeps no tzinfo) through :class:`UTCDateTime`, which
 accepts only aware datetimes and returns aware UTC ones: the store's API never
 sees a naive datetime.
 
-Migration 1 creates these tables with ``create_all``.  A migration must not
-change once released, so ``tests/store/test_schema_snapshot.py`` fails as soon
-as this file changes: when it does, freeze version 1's tables into its own
-migration module first, then add migration 2 for the change.
+Migration 1 creates the tables of :data:`V1_TABLES` with ``create_all``.  A
+migration must not change once released, so ``tests/store/test_schema_snapshot.py``
+fails as soon as one of those tables changes: a later change is a new table
+created by its own migration (``meeting_series``, migration 2), or, for a
+change to a version 1 table, version 1's tables frozen into a module of their
+own first.
 """
 
 from __future__ import annotations
@@ -254,6 +256,18 @@ daemon_state = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+#: a recurring meeting's calendar text, read again to find its next occurrence as time passes
+meeting_series = Table(
+    "meeting_series",
+    metadata,
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column("calendar", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: what migration 1 created; never changes
+V1_TABLES = (contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state)
 
 #: the runner's bookkeeping; not part of any migration, so it is defined apart
 bookkeeping = MetaData(naming_convention=NAMING)

@@ -38,13 +38,13 @@ from mailflow.errors import StoreError
 from mailflow.store import migrations
 from mailflow.store.engine import BEGIN_OPTION, make_engine, safe_url
 from mailflow.store.queries import normalise_address, one
-from mailflow.store.records import RecordQueries
 from mailflow.store.rows import (
     ContactRow,
     MeetingData,
     MeetingRow,
 )
 from mailflow.store.schema import attachments, contacts, meetings, messages
+from mailflow.store.series import SeriesQueries
 
 #: meeting fields an invite may change (owner decisions are never among them)
 _INVITE_FIELDS = [
@@ -131,7 +131,7 @@ class Store:
             raise ValueError(str(exc.orig)) from exc
 
 
-class StoreTx(RecordQueries):
+class StoreTx(SeriesQueries):
     """The queries, bound to one open transaction (``.connection``)."""
 
     # -- contacts ------------------------------------------------------

@@ -35,6 +35,9 @@ from mailflow.understand.trust import judge
 from mailflow.understand.when import loose_date, proposed_times
 from mailflow.understand.zones import to_utc
 
+#: a series' calendar text is kept up to this size (a real one is a few KB; Outlook's with HTML, tens)
+MAX_SERIES_CHARS = 256 * 1024
+
 
 def understand(raw: bytes, ctx: Context) -> Understanding:
     """What ``raw`` (a whole RFC 5322 message, or a bare .ics file) is.  Never raises."""
@@ -161,6 +164,7 @@ def _calendar(
     draft.say(why, *chosen.reasons, *chosen.event.reasons)
     _event_fields(draft, chosen, reading.method)
     _times(draft, chosen)
+    _series(draft, chosen, texts)
     event = chosen.event
     draft.fields["meeting_url"] = meeting_url(
         event.link_properties, event.location, [event.description, event.html_description, body]
@@ -191,6 +195,17 @@ def _event_fields(draft: _Draft, chosen: Chosen, method: str) -> None:
         status=event.status,
         other_events=tuple(e.label() for e in chosen.others[:50]),
     )
+
+
+def _series(draft: _Draft, chosen: Chosen, texts: list[tuple[str, str]]) -> None:
+    """A series' calendar, kept so that its next occurrence can be read again as time passes."""
+    if not (chosen.recurring and chosen.event.recurs and chosen.event.recurrence_id is None):
+        return
+    calendar = "\r\n".join(text for text, _method in texts)
+    if len(calendar) > MAX_SERIES_CHARS:
+        draft.say("the series' calendar is too large to keep; later occurrences come only with new mail")
+        return
+    draft.fields["series_calendar"] = calendar
 
 
 def _times(draft: _Draft, chosen: Chosen) -> None:

@@ -15,7 +15,8 @@ from mailflow.store.migrations import Migration
 from mailflow.store.schema import metadata, schema_migrations
 from tests.cli_helpers import run_cli
 
-TABLES = {"contacts", "meetings", "messages", "cursors", "steps", "notes", "attachments", "daemon_state"}
+TABLES = {"contacts", "meetings", "messages", "cursors", "steps", "notes", "attachments", "daemon_state",
+          "meeting_series"}  # fmt: skip
 
 
 def test_migrate_from_empty_creates_every_table(db_url: str) -> None:

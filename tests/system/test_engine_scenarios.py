@@ -131,6 +131,23 @@ def test_a_moved_series_does_not_send_the_old_occurrences_steps(world: World) ->
     assert "thank_you#20300110" not in steps
 
 
+def test_a_weekly_series_gets_its_steps_every_week_until_its_last_occurrence(world: World) -> None:
+    raw = samples.google_invite(THURSDAY, MONDAY, uid="three-weeks@google.com", guest=samples.BEN)
+    world.source.add(raw.replace(b"SEQUENCE:", b"RRULE:FREQ=WEEKLY;COUNT=3\r\nSEQUENCE:", 1))
+    for day in range(0, 24):  # four cycles a day for three and a half weeks, and no mail after the invite
+        for hour in (8, 12, 16, 20):
+            world.cycle_at((MONDAY + timedelta(days=day)).replace(hour=hour))
+    steps = world.sent_steps()
+    thursdays = ["20300110", "20300117", "20300124"]
+    for step in ("homework_brief", "summary_prompt", "take_action"):
+        assert [s for s in steps if s.startswith(step)] == [f"{step}#{day}" for day in thursdays], steps
+    with world.store.read() as tx:
+        (meeting,) = tx.list_meetings()
+        assert meeting.start_at == THURSDAY + timedelta(days=14)  # the last occurrence; no fourth
+        assert tx.get_series(meeting.id) is None  # nothing left to follow
+        assert meeting.rescheduled_at is None  # time went on; the series itself never moved
+
+
 class DeliversThenRaises(MemorySink):
     def deliver(self, message: EmailMessage) -> Receipt:
         super().deliver(message)

@@ -126,3 +126,13 @@ def test_readme_documents_every_key() -> None:
     section = readme.split("`mailflow inspect`", 1)[1].split("\n## ", 1)[0]
     missing = [key for key in sorted(SCHEMA) if f"`{key}`" not in section]
     assert not missing, f"README's inspect section does not document {missing}"
+
+
+def test_a_series_keeps_its_calendar_for_later_occurrences_and_inspect_leaves_it_out() -> None:
+    series = understand(fixture("google_recurring.eml"), CONTEXT)
+    assert series.recurring and "RRULE:FREQ=WEEKLY;BYDAY=WE" in series.series_calendar
+    assert "series_calendar" not in series.to_json()
+    single = understand(fixture("google_invite.eml"), CONTEXT)
+    one_occurrence = understand(fixture("exchange_cancel_occurrence.eml"), CONTEXT)  # RECURRENCE-ID only
+    assert one_occurrence.recurring
+    assert single.series_calendar == one_occurrence.series_calendar == ""

@@ -1,0 +1,78 @@
+"""Queries of recurring series: the calendar each one came with, and moving it to its next occurrence.
+
+Part of the query layer (see ``store.py``); a base of
+:class:`~mailflow.store.store.StoreTx`, split off only to keep modules short.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, select, update
+
+from mailflow import clock
+from mailflow.store.records import RecordQueries
+from mailflow.store.rows import MeetingRow
+from mailflow.store.schema import meeting_series, meetings
+
+#: states in which a series still moves on to its next occurrence
+FOLLOWED_STATES = ("pending", "scheduled")
+
+
+class SeriesQueries(RecordQueries):
+    """The ``meeting_series`` table and the occurrence a series' meeting row stands for."""
+
+    def set_series(self, meeting_id: int, calendar: str) -> None:
+        """Keep ``calendar`` (the invite's calendar text) as the one this series' occurrences come from."""
+        now = clock.now()
+        if not self._insert_ignore(
+            meeting_series,
+            {"meeting_id": meeting_id, "calendar": calendar, "updated_at": now},
+            ["meeting_id"],
+        ):
+            self.connection.execute(
+                update(meeting_series)
+                .where(meeting_series.c.meeting_id == meeting_id)
+                .values(calendar=calendar, updated_at=now)
+            )
+
+    def get_series(self, meeting_id: int) -> str | None:
+        query = select(meeting_series.c.calendar).where(meeting_series.c.meeting_id == meeting_id)
+        found: str | None = self.connection.scalar(query)
+        return found
+
+    def forget_series(self, meeting_id: int) -> None:
+        """Stop following the series (it has no occurrence left); new mail about it starts again."""
+        self.connection.execute(delete(meeting_series).where(meeting_series.c.meeting_id == meeting_id))
+
+    def series_ended_before(self, instant: datetime) -> list[tuple[MeetingRow, str]]:
+        """Followed series whose current occurrence ended before ``instant``, with their calendars."""
+        c = meetings.c
+        query = (
+            select(meetings, meeting_series.c.calendar)
+            .join(meeting_series, meeting_series.c.meeting_id == c.id)
+            .where(c.recurring, c.state.in_(FOLLOWED_STATES), func.coalesce(c.end_at, c.start_at) < instant)
+            .order_by(c.id)
+        )
+        found = []
+        for row in self.connection.execute(query):
+            values = dict(row._mapping)
+            calendar = values.pop("calendar")
+            found.append((MeetingRow(**values), calendar))
+        return found
+
+    def advance_occurrence(
+        self, meeting_id: int, was: datetime, start: datetime, end: datetime | None
+    ) -> bool:
+        """Make the meeting stand for the occurrence ``start``-``end``, if it still stands for ``was``.
+
+        Not a reschedule: the series did not move, time went on, so ``rescheduled_at``
+        and the invite's SEQUENCE stay as they are.  False when an invite changed it meanwhile.
+        """
+        c = meetings.c
+        stmt = (
+            update(meetings)
+            .where(and_(c.id == meeting_id, c.start_at == was))
+            .values(start_at=start, end_at=end, updated_at=clock.now())
+        )
+        return bool(self.connection.execute(stmt).rowcount == 1)

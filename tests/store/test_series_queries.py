@@ -1,0 +1,81 @@
+"""The calendars of recurring series in the store, on SQLite and PostgreSQL; migration 2 adds them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from mailflow.store import MeetingData, Store, migrations
+from mailflow.store.migrations import MIGRATIONS
+from tests.store.conftest import T0
+
+
+def _series(
+    store: Store, uid: str, *, end_hours: int = 1, recurring: bool = True, state: str = "scheduled"
+) -> int:
+    with store.transaction() as tx:
+        meeting, _ = tx.upsert_meeting(
+            MeetingData(ical_uid=uid, start_at=T0, end_at=T0 + timedelta(hours=end_hours), recurring=recurring,
+                        state=state)
+        )  # fmt: skip
+        tx.set_series(meeting.id, f"calendar of {uid}")
+    return meeting.id
+
+
+def test_a_series_calendar_is_kept_replaced_and_forgotten(store: Store) -> None:
+    meeting_id = _series(store, "a@x")
+    with store.transaction() as tx:
+        assert tx.get_series(meeting_id) == "calendar of a@x"
+        tx.set_series(meeting_id, "the update's calendar")
+        assert tx.get_series(meeting_id) == "the update's calendar"
+        tx.forget_series(meeting_id)
+        assert tx.get_series(meeting_id) is None
+
+
+def test_only_followed_series_whose_occurrence_ended_are_listed(store: Store) -> None:
+    due = _series(store, "due@x")
+    _series(store, "later@x", end_hours=5)
+    _series(store, "single@x", recurring=False)
+    _series(store, "cancelled@x", state="cancelled")
+    with store.read() as tx:
+        found = tx.series_ended_before(T0 + timedelta(hours=2))
+    assert [(m.id, calendar) for m, calendar in found] == [(due, "calendar of due@x")]
+
+
+def test_advancing_needs_the_occurrence_it_was_read_for(store: Store) -> None:
+    meeting_id = _series(store, "race@x")
+    nxt = T0 + timedelta(days=7)
+    with store.transaction() as tx:
+        assert not tx.advance_occurrence(meeting_id, T0 - timedelta(days=7), nxt, nxt + timedelta(hours=1))
+        assert tx.advance_occurrence(meeting_id, T0, nxt, nxt + timedelta(hours=1))
+        meeting = tx.get_meeting(meeting_id)
+    assert meeting is not None and (meeting.start_at, meeting.rescheduled_at) == (nxt, None)
+
+
+def test_forgetting_the_contact_forgets_the_series(store: Store) -> None:
+    meeting_id = _series(store, "gone@x")
+    with store.transaction() as tx:
+        contact = tx.upsert_contact("gone@example.org")
+        tx.set_counterpart(meeting_id, contact.id)
+        tx.forget_contact(contact.id)
+        assert tx.get_series(meeting_id) is None
+
+
+def test_a_version_1_database_gets_the_series_table_and_keeps_its_meetings(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = Store(db_url)
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "LATEST", 1)
+    assert old.upgrade() == [1]
+    with old.transaction() as tx:
+        tx.upsert_meeting(MeetingData(ical_uid="kept@x", start_at=T0, end_at=T0 + timedelta(hours=1)))
+    assert "meeting_series" not in inspect(old.engine).get_table_names()
+    monkeypatch.undo()
+    assert old.upgrade() == [2]
+    assert "meeting_series" in inspect(old.engine).get_table_names()
+    with old.read() as tx:
+        assert [m.ical_uid for m in tx.list_meetings()] == ["kept@x"]
+    old.close()

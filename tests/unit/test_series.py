@@ -1,0 +1,102 @@
+"""A series moves on by itself: the next occurrence read again from the calendar it came with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailflow.engine.series import ADVANCE_AFTER, advance_series, next_occurrence
+from mailflow.store import MeetingData, Store
+
+BERLIN = ZoneInfo("Europe/Berlin")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+
+def calendar(
+    rule: str, *, extra: str = "", start: str = "20250108T080000", end: str = "20250108T083000"
+) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:series-1@x.example\r\n"
+        f"DTSTAMP:20250101T000000Z\r\nDTSTART;TZID=Europe/Berlin:{start}\r\nDTEND;TZID=Europe/Berlin:{end}\r\n"
+        f"RRULE:{rule}\r\n{extra}SUMMARY:Weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_the_next_occurrence_is_the_first_not_over_at_now() -> None:
+    weekly = calendar("FREQ=WEEKLY;BYDAY=WE")
+    assert next_occurrence(weekly, BERLIN, utc(2025, 3, 6)) == (utc(2025, 3, 12, 7), utc(2025, 3, 12, 7, 30))
+    # summer time: 08:00 in Berlin is 06:00 UTC
+    assert next_occurrence(weekly, BERLIN, utc(2025, 7, 3)) == (utc(2025, 7, 9, 6), utc(2025, 7, 9, 6, 30))
+    # an occurrence under way is still the current one
+    assert next_occurrence(weekly, BERLIN, utc(2025, 3, 12, 7, 15))[0] == utc(2025, 3, 12, 7)  # type: ignore[index]
+
+
+def test_exdates_and_overrides_count_as_they_did_for_the_invite() -> None:
+    text = (FIXTURES / "google_recurring.eml").read_text()
+    text = text[text.index("BEGIN:VCALENDAR") : text.index("END:VCALENDAR") + 13]
+    # 26 February is excluded; 5 March moved to 09:00 by an override
+    assert next_occurrence(text, BERLIN, utc(2025, 2, 20))[0] == utc(2025, 3, 5, 8)  # type: ignore[index]
+    assert next_occurrence(text, BERLIN, utc(2025, 3, 6))[0] == utc(2025, 3, 12, 7)  # type: ignore[index]
+
+
+def test_an_all_day_series_starts_at_midnight_in_the_owners_zone() -> None:
+    text = calendar("FREQ=MONTHLY;BYMONTHDAY=1", start="20250101", end="20250102").replace(
+        "TZID=Europe/Berlin:2025010", "VALUE=DATE:2025010"
+    )
+    assert next_occurrence(text, BERLIN, utc(2025, 3, 5)) == (utc(2025, 3, 31, 22), utc(2025, 4, 1, 22))
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=WEEKLY;COUNT=3",  # its last occurrence was 22 January
+        "FREQ=WEEKLY;UNTIL=20250201T000000Z",
+        "FREQ=MINUTELY",  # never expanded: its first date comes back
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",  # never happens
+    ],
+)
+def test_a_series_with_nothing_left_has_no_next_occurrence(rule: str) -> None:
+    assert next_occurrence(calendar(rule), BERLIN, utc(2025, 3, 6)) is None
+
+
+def test_junk_has_no_next_occurrence() -> None:
+    assert next_occurrence("BEGIN:VCALENDAR\r\nnonsense\r\n", BERLIN, utc(2025, 3, 6)) is None
+
+
+def _series_meeting(store: Store, rule: str, *, state: str = "scheduled") -> int:
+    start = utc(2025, 3, 5, 7)
+    with store.transaction() as tx:
+        meeting, _ = tx.upsert_meeting(
+            MeetingData(ical_uid=f"uid-{rule}-{state}", start_at=start, end_at=start + timedelta(minutes=30),
+                        recurring=True, state=state)
+        )  # fmt: skip
+        tx.set_series(meeting.id, calendar(rule))
+    return meeting.id
+
+
+def test_advance_moves_a_series_only_after_its_occurrence_has_been_over_a_while(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    ended = _series_meeting(store, "FREQ=WEEKLY;COUNT=9")
+    cancelled = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE", state="cancelled")
+    over = utc(2025, 3, 5, 7, 30)
+    early = advance_series(store, BERLIN, over + ADVANCE_AFTER - timedelta(minutes=1))
+    assert (early.advanced, early.ended) == (0, 0)
+    later = advance_series(store, BERLIN, over + ADVANCE_AFTER + timedelta(minutes=1))
+    assert (later.advanced, later.ended) == (1, 1)
+    with store.read() as tx:
+        moved, kept, untouched = (tx.get_meeting(i) for i in (weekly, ended, cancelled))
+        assert moved is not None and moved.start_at == utc(2025, 3, 12, 7) and moved.rescheduled_at is None
+        assert kept is not None and kept.start_at == utc(2025, 3, 5, 7)  # stays at its last occurrence
+        assert untouched is not None and untouched.start_at == utc(2025, 3, 5, 7)
+        assert tx.get_series(ended) is None and tx.get_series(weekly) is not None
+    again = advance_series(store, BERLIN, over + ADVANCE_AFTER + timedelta(minutes=2))
+    assert (again.advanced, again.ended) == (0, 0)  # nothing is read twice
+    store.close()
