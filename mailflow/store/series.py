@@ -41,6 +41,12 @@ class SeriesQueries(RecordQueries):
         found: str | None = self.connection.scalar(query)
         return found
 
+    def overridden_occurrences(self, ical_uid: str) -> frozenset[str]:
+        """The RECURRENCE-IDs of the series' occurrences that have a meeting row of their own."""
+        c = meetings.c
+        query = select(c.recurrence_id).where(c.ical_uid == ical_uid, c.recurrence_id != "")
+        return frozenset(self.connection.scalars(query))
+
     def forget_series(self, meeting_id: int) -> None:
         """Stop following the series (it has no occurrence left); new mail about it starts again."""
         self.connection.execute(delete(meeting_series).where(meeting_series.c.meeting_id == meeting_id))

@@ -100,3 +100,25 @@ def test_advance_moves_a_series_only_after_its_occurrence_has_been_over_a_while(
     again = advance_series(store, BERLIN, over + ADVANCE_AFTER + timedelta(minutes=2))
     assert (again.advanced, again.ended) == (0, 0)  # nothing is read twice
     store.close()
+
+
+def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(tmp_path: Path) -> None:
+    weekly = calendar("FREQ=WEEKLY;BYDAY=WE")
+    skipped = frozenset({utc(2025, 3, 12, 7).isoformat(), utc(2025, 3, 19, 7).isoformat()})
+    assert next_occurrence(weekly, BERLIN, utc(2025, 3, 6), skip=skipped)[0] == utc(2025, 3, 26, 7)  # type: ignore[index]
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    with store.transaction() as tx:
+        master = tx.get_meeting(series)
+        assert master is not None and master.ical_uid
+        moved = utc(2025, 3, 13, 15)  # the 12 March occurrence, moved to Thursday by its own invite
+        tx.upsert_meeting(
+            MeetingData(ical_uid=master.ical_uid, recurrence_id=utc(2025, 3, 12, 7).isoformat(), start_at=moved,
+                        end_at=moved + timedelta(minutes=30), recurring=True)
+        )  # fmt: skip
+    assert advance_series(store, BERLIN, utc(2025, 3, 7)).advanced == 1
+    with store.read() as tx:
+        assert tx.overridden_occurrences(master.ical_uid) == {utc(2025, 3, 12, 7).isoformat()}
+        advanced = tx.get_meeting(series)
+    assert advanced is not None and advanced.start_at == utc(2025, 3, 19, 7)  # the moved one has its own row
+    store.close()
