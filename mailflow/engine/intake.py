@@ -218,7 +218,8 @@ class Intake:
             if polling:
                 items, next_cursor, started = self._next(cursor, known, context, begun, summary)
                 backlog = self.source.backlog()
-                if items and backlog:
+                polled = summary.batches + (begun is not None) + (started is not None)
+                if items and backlog and (max_batches is None or polled < max_batches):
                     self.source.prefetch()  # the server reads the next batch while this one is written
             try:
                 if begun is not None:
@@ -276,6 +277,13 @@ class Intake:
         pending = self._prepare(fresh, context, counts)
         chosen = {id(item) for item in picked}
         skipped = [item for item in items if id(item) not in chosen]
+        if log.isEnabledFor(logging.DEBUG):  # `--log-level debug`: why each message was not read
+            for item in skipped:
+                log.debug(
+                    "passed over %s from %s (%s): no calendar data, not from the owner or a contact, "
+                    "not a reply to mailflow", item.ref.location, one_line(item.sender or "?", 120),
+                    one_line(item.subject, 120),
+                )  # fmt: skip
         prechecked = frozenset(item.message_id for item in fresh if item.message_id)
         return _Started(fresh, skipped, pending, counts, known, polled_from, cursor, prechecked)
 

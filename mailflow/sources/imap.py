@@ -41,7 +41,7 @@ import re
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -53,7 +53,15 @@ from mailflow.errors import AuthError, BackendError, ConfigError, PermanentError
 from mailflow.model import MessageRef
 from mailflow.net.imap import close_quietly, connect_imap, imap_endpoint, imap_errors
 from mailflow.sources.base import DEFAULT_BATCH, Incoming, MailSource, UidCursor
-from mailflow.sources.imap_wire import UID_BATCH, FetchRecord, read_fetch, send_fetch, take_changes, uid_fetch
+from mailflow.sources.imap_wire import (
+    UID_BATCH,
+    FetchRecord,
+    FetchRefused,
+    read_fetch,
+    send_fetch,
+    take_changes,
+    uid_fetch,
+)
 from mailflow.sources.peek import LOOK_FIELDS, incoming_from_header
 from mailflow.text import one_line
 
@@ -189,8 +197,9 @@ class ImapSource(MailSource):
         started = clock.monotonic()
         try:
             client, _selected = self._ready()
-            if self._news:
+            if self._news or take_changes(client):  # new mail told with a look that was sent ahead
                 self._news = False
+                self._dirty = True
                 return True
             if not (self.account.idle and "IDLE" in self._capabilities):
                 return self._poll_wait(timeout)
@@ -282,10 +291,14 @@ class ImapSource(MailSource):
             return
         try:
             with imap_errors(self.endpoint):
-                ahead.records = read_fetch(client, ahead.tag)
-        except PermanentError as exc:  # the poll looks again itself, and reports what it finds
-            log.debug("the look sent ahead failed: %s", exc)
-            self._ahead = None
+                try:
+                    ahead.records = read_fetch(client, ahead.tag)
+                except FetchRefused as exc:  # a NO: the poll looks again itself and reports what it finds
+                    log.debug("the look sent ahead was refused: %s", exc)
+                    self._ahead = None
+        except PermanentError as exc:  # anything else leaves the connection out of step: a new one
+            self._drop()
+            raise TransientError(str(exc), hint=getattr(exc, "hint", ""), backend=self.section) from exc
 
     def _select(self, client: IMAPClient) -> _Selected:
         if not client.folder_exists(self.folder):
@@ -393,7 +406,9 @@ class ImapSource(MailSource):
                 continue  # an unsolicited FETCH (another client changed flags)
             ref = MessageRef(self.account_id, self.folder, validity, uid, self.location(validity, uid))
             header = record.section(b"HEADER.FIELDS")
-            yield incoming_from_header(ref, header, size=record.size, structure=record.text)
+            item = incoming_from_header(ref, header, size=record.size, structure=record.text)
+            # a structure too long to keep whole may hide a calendar part: read it in full, judge it then
+            yield replace(item, calendar=True) if record.truncated else item
 
     def _fetch(
         self, client: IMAPClient, selected: _Selected, refs: Sequence[MessageRef]

@@ -37,7 +37,8 @@ _UPDATE_SUBJECTS = re.compile(
     re.IGNORECASE,
 )
 _RULE_START = re.compile(r"^(DTSTART[^:]*:)(\d{4})(\d{4}T\d{6})$", re.IGNORECASE)
-_VALUE_YEAR = re.compile(rf"^(?:{_DATE_PROPS})(?:;[^:\n]*)?:(\d{{4}})\d{{4}}", re.IGNORECASE)
+_DATE_LINE = re.compile(rf"^(?:{_DATE_PROPS})[;:]", re.IGNORECASE)
+_YEARS = re.compile(r"(?<![\d])(\d{4})\d{4}(?![\d])")
 
 
 @dataclass
@@ -84,8 +85,7 @@ def _rebase_observances(lines: list[str]) -> list[str]:
     every year from a rule's start at each lookup: Outlook's rules start in
     1601, and even from 1970 one lookup costs milliseconds (three per invite).
     """
-    years = [int(m[1]) for line in _outside_timezones(lines) if (m := _VALUE_YEAR.match(line))]
-    start_year = max(min(years) - 1, 1) if years else 1970
+    start_year = max(_first_year(lines) - 1, 1)
     result: list[str] = []
     block: list[str] | None = None
     for line in lines:
@@ -103,6 +103,22 @@ def _rebase_observances(lines: list[str]) -> list[str]:
     return result + (block or [])
 
 
+def _first_year(lines: list[str]) -> int:
+    """The earliest year a date of the calendar (outside its VTIMEZONEs) names; 1971 when one cannot be read.
+
+    A date value never holds a colon, so it is what follows the line's last
+    one (a TZID parameter may hold colons: ``"(UTC-05:00) Eastern Time"``).
+    """
+    years: list[int] = []
+    for line in _outside_timezones(lines):
+        if _DATE_LINE.match(line):
+            found = [int(year) for year in _YEARS.findall(line.rsplit(":", 1)[-1])]
+            if not found:
+                return 1971
+            years.extend(found)
+    return min(years, default=1971)
+
+
 def _outside_timezones(lines: list[str]) -> Iterator[str]:
     inside = False
     for line in lines:
@@ -115,6 +131,8 @@ def _outside_timezones(lines: list[str]) -> Iterator[str]:
 def _rebased(block: list[str], year: int) -> list[str]:
     rules = [line.upper() for line in block if line.upper().startswith("RRULE")]
     if len(rules) != 1 or "UNTIL=" in rules[0] or "COUNT=" in rules[0] or "FREQ=YEARLY" not in rules[0]:
+        return block
+    if re.search(r"INTERVAL=(?!1(?:;|$))", rules[0]):  # every other year: moving by one would shift it
         return block
     return [_moved_start(line, year) for line in block]
 

@@ -146,6 +146,22 @@ def test_log_errors_reports_what_only_the_server_log_shows(dovecot: Dovecot) -> 
     assert any(user.name in line for line in dovecot.log_errors(since=mark))
 
 
+def test_a_login_process_losing_anvil_counts_as_an_error_only_without_a_stop(dovecot: Dovecot) -> None:
+    noise = "Nov 26 01:25:08 imap-login: Error: read(anvil) failed: EOF\n"
+    before = dovecot.log_mark()
+    with dovecot.log_file.open("a") as log:
+        log.write(noise)
+    assert dovecot.log_errors(since=before) == [noise.strip()]
+    dovecot.restart()
+    with dovecot.log_file.open("a") as log:
+        log.write(noise)
+    assert dovecot.log_errors(since=before) == []  # a test that stopped the server expects it
+    after = dovecot.log_mark()
+    with dovecot.log_file.open("a") as log:
+        log.write(noise)
+    assert dovecot.log_errors(since=after) == [noise.strip()]  # one that did not, does not
+
+
 def test_missing_dovecot_skips_on_a_developer_machine_and_fails_under_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

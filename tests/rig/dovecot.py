@@ -54,6 +54,8 @@ STOP_GRACE = 0.3  # Dovecot's master reaps its children in 100 ms steps
 Security = Literal["tls", "starttls", "none"]
 
 _ERROR_LINE = re.compile(r": (Error|Fatal|Panic): ")
+# what a login process says when the server is stopped under it (it loses anvil before its own SIGTERM)
+_SHUTDOWN_NOISE = re.compile(r"read\(anvil\) failed: EOF")
 _APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
 _MAILDIR_FLAGS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
 _unique = itertools.count(1)
@@ -86,6 +88,7 @@ class Dovecot:
         self.imap_port = 0
         self.imaps_port = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._stopped_at: list[int] = []  # log positions of stops: shutdown noise after them is expected
 
     # -- paths ------------------------------------------------------------
     @property
@@ -135,6 +138,7 @@ class Dovecot:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
+        self._stopped_at.append(self.log_mark())
         deadline = time.monotonic() + STOP_GRACE
         while time.monotonic() < deadline:
             # again and again: a login process forked just after a signal would keep the master waiting
@@ -231,7 +235,12 @@ class Dovecot:
         with self.log_file.open("rb") as handle:
             handle.seek(since)
             text = handle.read().decode("utf-8", "replace")
-        return [line for line in text.splitlines() if _ERROR_LINE.search(line)]
+        stopped = any(at >= since for at in self._stopped_at)
+        return [
+            line
+            for line in text.splitlines()
+            if _ERROR_LINE.search(line) and not (stopped and _SHUTDOWN_NOISE.search(line))
+        ]
 
     # -- users and mail -------------------------------------------------------
     def password_for(self, user: str) -> str:

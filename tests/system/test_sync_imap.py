@@ -17,7 +17,7 @@ from imapclient import IMAPClient
 from mailflow.config import MailboxSettings, Settings
 from mailflow.engine.intake import Intake, SyncSummary, watch
 from mailflow.net.imap import connect_imap
-from mailflow.sources import UidCursor
+from mailflow.sources import UidCursor, imap_wire
 from mailflow.sources.imap import ImapSource
 from mailflow.store import Store
 from tests import intake_support as support
@@ -309,3 +309,29 @@ def test_a_sync_in_batches_looks_at_each_message_once(
         summary = Intake(store, source, config, batch_size=2).sync()
     assert (summary.seen, summary.batches, summary.meetings_created, summary.errors) == (7, 4, 2, 0)
     assert looks == [b"1:2", b"3:4", b"5:6", b"7"]
+
+
+def test_a_structure_too_long_to_look_at_is_read_in_full_and_the_folder_goes_on(
+    imap_user: ImapUser, config: Settings, store: Store, source: ImapSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stranger's mail naming hundreds of files makes a BODYSTRUCTURE line longer than the reader
+    keeps (1 MB; 8 KB here): it must neither stop the folder nor be passed over unread."""
+    monkeypatch.setattr(imap_wire, "MAX_LINE", 8 * 1024)
+    parts = "".join(
+        f'--BB\r\nContent-Type: application/pdf; name="{n}-{"n" * 60}.pdf"\r\n\r\nA\r\n' for n in range(300)
+    )
+    hostile = (
+        "From: Stranger <s@evil.example>\r\nTo: flow@owner.example\r\nSubject: many files\r\n"
+        "Message-ID: <many@evil.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
+        f"{parts}--BB--\r\n"
+    ).encode()
+    _append(imap_user, support.plain(subject="before"), hostile, support.fixture("fwd_gmail_invite.eml"))
+    summary = Intake(store, source, config).sync()
+    assert (summary.seen, summary.parsed, summary.meetings_created) == (
+        3,
+        2,
+        1,
+    )  # the long one and the invite
+    with store.read() as tx:
+        logged = {m.message_id: m.kind for m in tx.list_messages()}
+    assert logged["<many@evil.example>"] == "ignored"

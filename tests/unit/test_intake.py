@@ -7,6 +7,7 @@ bad message or a failing fetch never costs the others.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -340,3 +341,17 @@ def test_the_source_is_asked_to_look_ahead_before_each_batch_is_written(
     assert intake.sync().seen == 5
     # more to come after a batch: the next is asked for before this one is written; none after the last
     assert calls == ["poll 2", "prefetch", "write", "poll 2", "prefetch", "write", "poll 1", "write"]
+
+
+def test_each_message_passed_over_is_logged_at_debug_level_on_one_line(
+    store: Store, config: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = support.plain(subject="Hello").replace(
+        b"Subject: Hello", b"Subject: =?utf-8?q?x=0D=0AFAKE_LINE?="
+    )
+    with caplog.at_level(logging.DEBUG, logger="mailflow.engine.intake"):
+        summary = _sync(store, config, forged, support.fixture("newsletter.eml"))
+    passed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("passed over ")]
+    assert summary.skipped == 2 and len(passed) == 2
+    assert all("\n" not in line and "\r" not in line for line in passed)
+    assert "someone@news.example" in passed[0] and "memory:" in passed[0]

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailflow.sources.imap_wire import read_fetch, send_fetch, take_changes, uid_fetch, uid_set
+from mailflow.sources import imap_wire
+from mailflow.sources.imap_wire import FetchRefused, read_fetch, send_fetch, take_changes, uid_fetch, uid_set
 
 HEADER = b"From: Kim <kim@x.example>\r\nSubject: hi\r\n\r\n"
 
@@ -92,6 +93,37 @@ def test_a_hostile_file_name_cannot_stand_in_for_the_header_section() -> None:
     assert five.section(b"HEADER.FIELDS") == b""
 
 
+def test_a_file_name_cannot_pose_as_another_messages_uid_or_size() -> None:
+    """RFC 3501 fixes no order: a server may send the UID after a stranger's BODYSTRUCTURE."""
+
+    def uid_last(seq: int, uid: int, name: bytes) -> bytes:
+        structure = b'("application" "pdf" ("name" "%s") NIL NIL "base64" 4)' % name
+        return b"* %d FETCH (RFC822.SIZE 900 BODYSTRUCTURE %s BODY[HEADER.FIELDS (FROM)] {%d}\r\n%s UID %d)\r\n" % (
+            seq, structure, len(HEADER), HEADER, uid)  # fmt: skip
+
+    literal = b'* 3 FETCH (BODYSTRUCTURE ("application" "pdf" ("name" {16}\r\nUID 7 RFC822.SIZE) NIL NIL "base64" 4) UID 9)\r\n'
+    wire = client(
+        uid_last(1, 7, b"a.pdf") + uid_last(2, 8, b"UID 7 RFC822.SIZE 1") + literal + b"T1 OK done\r\n"
+    )
+    found = read_fetch(wire, send_fetch(wire, [7, 8, 9], "(X)"))
+    assert [(r.uid, r.size) for r in found] == [(7, 900), (8, 900), (9, 0)]
+
+
+def test_a_line_too_long_keeps_its_start_and_end_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imap_wire, "MAX_LINE", 200)
+    names = b" ".join(
+        b'("application" "pdf" ("name" "file number %d.pdf") NIL NIL "base64" 4)' % n for n in range(40)
+    )
+    long_line = b'* 1 FETCH (UID 5 RFC822.SIZE 77 BODYSTRUCTURE (%s "mixed") ' % names
+    wire = client(look(4) + long_line + b"BODY[HEADER.FIELDS (FROM SUBJECT)] {%d}\r\n%s)\r\n" % (len(HEADER), HEADER)
+                  + b"T1 OK done\r\n")  # fmt: skip
+    four, five = read_fetch(wire, send_fetch(wire, [4, 5], "(X)"))
+    assert (four.uid, four.truncated) == (4, False)
+    assert (five.uid, five.size, five.truncated) == (5, 77, True)
+    assert five.section(b"HEADER.FIELDS") == HEADER  # the literal after the cut was read, in step
+    assert len(five.text) < 600
+
+
 def test_split_answers_and_flag_changes_merge_into_one_record_per_uid() -> None:
     answer = (
         b"* 1 FETCH (UID 11 RFC822.SIZE 5)\r\n"
@@ -116,8 +148,8 @@ def test_changes_announced_during_a_fetch_are_filed_for_the_next_poll() -> None:
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
-        (look(1) + b"T1 NO [SERVERBUG] oops\r\n", imaplib.IMAP4.error),
-        (look(1) + b"T1 BAD parse error\r\n", imaplib.IMAP4.error),
+        (look(1) + b"T1 NO [SERVERBUG] oops\r\n", FetchRefused),
+        (look(1) + b"T1 BAD parse error\r\n", FetchRefused),
         (look(1) + b"* BYE shutting down\r\n", imaplib.IMAP4.abort),
         (look(1), imaplib.IMAP4.abort),  # the connection ends before the tagged answer
         (look(1)[:-20], imaplib.IMAP4.abort),  # ... or in the middle of a literal

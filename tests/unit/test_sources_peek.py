@@ -1,4 +1,4 @@
-"""The cheap first look: FETCH responses read without imapclient's parser, header fields, structure hints."""
+"""The cheap first look: header fields and structure hints (FETCH answers: test_sources_imap_wire)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,9 @@ from hypothesis import strategies as st
 
 from mailflow.model import MessageRef
 from mailflow.sources.base import UidCursor
-from mailflow.sources.imap_wire import records
 from mailflow.sources.peek import header_fields, incoming_from_header, look_at
 
 REF = MessageRef("a", "INBOX", 1, 1)
-
-
-def test_records_group_literals_and_their_trailers() -> None:
-    data = [
-        (b'1 (UID 7 RFC822.SIZE 120 BODYSTRUCTURE (("text" "plain" NIL NIL NIL "7bit" 3 1)("application" '
-         b'"octet-stream" ("name" {10}', b"invite.ics"),
-        (b') NIL NIL "base64" 40) "mixed") BODY[HEADER.FIELDS (FROM)] {21}', b"From: k@x.example\r\n\r\n"),
-        b")",
-        (b"2 (UID 9 RFC822.SIZE 5 BODY[HEADER.FIELDS (FROM)] {12}", b"From: a@b\r\n\r\n"),
-        b")",
-        b'3 (UID 11 RFC822.SIZE 0 BODY[HEADER.FIELDS (FROM)] "")',
-    ]  # fmt: skip
-    found = list(records(data))
-    assert [r.uid for r in found] == [7, 9, 11]
-    assert b'"invite.ics"' in found[0].text and found[0].size == 120
-    assert found[0].section(b"HEADER.FIELDS") == b"From: k@x.example\r\n\r\n"
-    assert found[1].section(b"HEADER.FIELDS") == b"From: a@b\r\n\r\n"
-    assert found[2].section(b"HEADER.FIELDS") == b""
 
 
 def test_header_fields_unfold_and_keep_the_first_value() -> None:

@@ -174,3 +174,31 @@ def test_a_rule_is_moved_to_the_year_before_the_first_date_of_the_calendar() -> 
     counted = EASTERN.format(start="20230101", when="20260310T120000").replace("1SU", "1SU;COUNT=3")
     kept, _ = repair(counted)
     assert "DTSTART:20230101T020000" in kept and "DTSTART:20240101T020000" in kept
+
+
+def test_a_tzid_with_a_colon_does_not_hide_the_calendars_dates_from_the_rule_move() -> None:
+    """Outlook writes TZID="(UTC-05:00) Eastern Time (US & Canada)"; its dates still count."""
+    zone = "(UTC-05:00) Eastern Time (US & Canada)"
+    text = (
+        EASTERN.format(start="16010101", when="20190610T100000")
+        .replace("TZID:Our Eastern", f"TZID:{zone}")
+        .replace("TZID=Our Eastern:", f'TZID="{zone}":')
+        .replace("DTSTAMP:20250101T000000Z", "DTSTAMP:20250301T100000Z")
+    )
+    fixed, _ = repair(text)
+    assert fixed.count("DTSTART:20180101T020000") == 2  # the year before June 2019, not before the DTSTAMP
+    event = read_calendars([(text, "")], BERLIN).events[0]
+    assert isinstance(event.start, datetime)
+    assert event.start.astimezone(UTC) == datetime(2019, 6, 10, 14, 0, tzinfo=UTC)
+    assert event.timezone == "America/New_York"
+
+
+def test_rules_of_every_other_year_and_unreadable_dates_are_not_moved_past_1970() -> None:
+    biennial, _ = repair(
+        EASTERN.format(start="16010101", when="20260310T120000").replace("BYDAY=2SU", "BYDAY=2SU;INTERVAL=2")
+    )
+    assert "DTSTART:16010101T020000" in biennial and "DTSTART:20240101T020000" in biennial
+    odd, _ = repair(
+        EASTERN.format(start="16010101", when="20260310T120000").replace(":20260310T120000", ":soon", 1)
+    )
+    assert odd.count("DTSTART:19700101T020000") == 2
