@@ -211,6 +211,14 @@ def _subjects(items: list[Any]) -> list[str]:
     return [i.subject for i in items]
 
 
+def _looked_ahead(imap_user: ImapUser, source: ImapSource, count: int, limit: int) -> tuple[list[Any], str]:
+    """``count`` messages m0, m1, ...; the first poll of ``limit``, then the next look sent ahead."""
+    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(count)])
+    items, cursor = source.poll(None, limit=limit)
+    source.prefetch()
+    return items, cursor
+
+
 def test_a_look_sent_ahead_answers_the_next_poll(
     imap_user: ImapUser, source: ImapSource, counting: Counting
 ) -> None:
@@ -234,9 +242,7 @@ def test_a_look_sent_ahead_answers_the_next_poll(
 def test_commands_after_a_look_sent_ahead_wait_for_its_answer(
     imap_user: ImapUser, source: ImapSource, counting: Counting
 ) -> None:
-    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(5)])
-    first, cursor = source.poll(None, limit=2)
-    source.prefetch()
+    first, cursor = _looked_ahead(imap_user, source, 5, 2)
     bodies = dict(source.fetch_many([i.ref for i in first]))  # a command behind the look
     assert [b"Subject: m0" in bodies[first[0].ref], b"Subject: m1" in bodies[first[1].ref]] == [True, True]
     assert source.wait(0.2) is False  # IDLE, too, comes after the look's answer
@@ -247,9 +253,7 @@ def test_commands_after_a_look_sent_ahead_wait_for_its_answer(
 
 
 def test_a_look_sent_ahead_for_another_batch_is_not_used(imap_user: ImapUser, source: ImapSource) -> None:
-    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(6)])
-    _items, cursor = source.poll(None, limit=2)
-    source.prefetch()  # looks at m2, m3
+    _items, cursor = _looked_ahead(imap_user, source, 6, 2)  # looks at m2, m3 ahead
     items, _ = source.poll(cursor, limit=3)
     assert _subjects(items) == ["m2", "m3", "m4"]
 
@@ -257,9 +261,7 @@ def test_a_look_sent_ahead_for_another_batch_is_not_used(imap_user: ImapUser, so
 def test_a_look_sent_ahead_is_forgotten_with_its_connection(
     dovecot: Dovecot, imap_user: ImapUser, source: ImapSource
 ) -> None:
-    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(4)])
-    _items, cursor = source.poll(None, limit=2)
-    source.prefetch()
+    _items, cursor = _looked_ahead(imap_user, source, 4, 2)
     dovecot.restart()
     items, _ = source.poll(cursor, limit=2)
     assert _subjects(items) == ["m2", "m3"]
@@ -268,9 +270,7 @@ def test_a_look_sent_ahead_is_forgotten_with_its_connection(
 def test_closing_with_a_look_sent_ahead_logs_out_politely(
     dovecot: Dovecot, imap_user: ImapUser, source: ImapSource
 ) -> None:
-    imap_user.seed(support.FOLDER, [support.plain(subject=f"m{n}") for n in range(4)])
-    source.poll(None, limit=2)
-    source.prefetch()
+    _looked_ahead(imap_user, source, 4, 2)
     mark = dovecot.log_mark()
     source.close()
     deadline = time.monotonic() + 5
