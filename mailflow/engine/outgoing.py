@@ -20,8 +20,10 @@ from mailflow.compose.context import ComposeContext, ContactInfo, MeetingInfo, O
 from mailflow.compose.message import make_message_id, message_id_domain
 from mailflow.compose.outgoing import Outgoing, compose_step
 from mailflow.config import Settings
+from mailflow.engine.planning import occurrence_notes
 from mailflow.errors import PermanentError
 from mailflow.store import ContactRow, MeetingRow, StepRow, Store, StoreTx
+from mailflow.store.rows import NoteRow
 
 
 def new_message_id(settings: Settings) -> str:
@@ -80,7 +82,7 @@ def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
         contact=contact_info(contact, meeting),
         meeting=meeting_info(tx, meeting, with_notes=False),
         role=_role(meeting.role),
-        notes=notes_of(tx, meeting.id),
+        notes=_text_of(occurrence_notes(tx, meeting)),
         earlier_meetings=earlier_meetings(tx, meeting),
         follow_up_at=_follow_up_at(tx, meeting.id, step.occurrence),
     )
@@ -119,7 +121,11 @@ def meeting_info(tx: StoreTx, meeting: MeetingRow, *, with_notes: bool) -> Meeti
 
 def notes_of(tx: StoreTx, meeting_id: int) -> str:
     """The owner's notes of a meeting, oldest first, one paragraph each."""
-    return "\n\n".join(note.text.strip() for note in tx.list_notes(meeting_id) if note.text.strip())
+    return _text_of(tx.list_notes(meeting_id))
+
+
+def _text_of(notes: list[NoteRow]) -> str:
+    return "\n\n".join(note.text.strip() for note in notes if note.text.strip())
 
 
 def earlier_meetings(tx: StoreTx, meeting: MeetingRow) -> tuple[MeetingInfo, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from mailflow.model import STEP_AUDIENCE
 from mailflow.playbook import (
@@ -24,7 +24,7 @@ from mailflow.playbook import (
     plan,
 )
 from mailflow.store import Store
-from mailflow.store.rows import ContactRow, MeetingRow, StepRow
+from mailflow.store.rows import ContactRow, MeetingRow, NoteRow, StepRow
 from mailflow.store.store import StoreTx
 
 log = logging.getLogger("mailflow.engine")
@@ -70,7 +70,17 @@ def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: 
     existing = [existing_step(row) for row in tx.list_steps(meeting.id)]
     others = _other_meetings(tx, meeting)
     actions = plan(facts, existing, config, now, other_meetings=others)
+    if meeting.recurrence_id and meeting.ical_uid and tx.find_meeting(meeting.ical_uid) is not None:
+        actions = [_asked_by_the_series(a) for a in actions]
     return actions + _moved_occurrences(facts, existing, actions, now)
+
+
+def _asked_by_the_series(action: Action) -> Action:
+    """One occurrence's own row (later mail moved it): its series asked for the materials already."""
+    if action.step.step != "prep_request" or action.kind not in ("add", "retime", "restore"):
+        return action
+    reason = "one occurrence of a series: the series' own meeting asks for materials"
+    return Action("skip", action.step, reason, new=action.kind == "add")
 
 
 def _moved_occurrences(
@@ -103,7 +113,7 @@ def _moved_occurrences(
 
 
 def meeting_facts(tx: StoreTx, meeting: MeetingRow, contact: ContactRow | None) -> MeetingFacts:
-    notes = tx.list_notes(meeting.id)
+    notes = occurrence_notes(tx, meeting)
     materials = [a for a in tx.list_attachments(meeting_id=meeting.id) if a.message_id]
     replies = [t for t in (meeting.last_contact_reply_at, contact.last_reply_at if contact else None) if t]
     has_times = meeting.start_at is not None and meeting.end_at is not None
@@ -131,6 +141,15 @@ def meeting_facts(tx: StoreTx, meeting: MeetingRow, contact: ContactRow | None) 
     )
 
 
+def occurrence_notes(tx: StoreTx, meeting: MeetingRow) -> list[NoteRow]:
+    """The owner's notes of the occurrence the row stands for: all of a single meeting's, a series'
+    since its current occurrence began (earlier ones were about earlier meetings)."""
+    notes = tx.list_notes(meeting.id)
+    if meeting.recurring and meeting.start_at is not None:
+        notes = [n for n in notes if n.created_at >= meeting.start_at]
+    return notes
+
+
 def occurrence_of(meeting: MeetingRow) -> int:
     """0 for a single meeting; for a series, the occurrence's UTC date as YYYYMMDD."""
     if not meeting.recurring or meeting.start_at is None:
@@ -139,13 +158,27 @@ def occurrence_of(meeting: MeetingRow) -> int:
 
 
 def _cancelled_occurrences(tx: StoreTx, meeting: MeetingRow) -> frozenset[int]:
+    """Occurrences whose steps this row must not have: cancelled ones, and for the series' own row
+    its current occurrence when later mail gave that one a meeting row of its own (moved it)."""
     if not meeting.recurring or not meeting.ical_uid:
         return frozenset()
     cancelled = set()
     for other in tx.list_meetings(states=("cancelled",)):
         if other.ical_uid == meeting.ical_uid and other.recurrence_id and other.start_at is not None:
             cancelled.add(int(other.start_at.strftime("%Y%m%d")))
+    if not meeting.recurrence_id and slot_keys(meeting) & tx.overridden_occurrences(meeting.ical_uid):
+        cancelled.add(occurrence_of(meeting))
     return frozenset(cancelled)
+
+
+def slot_keys(meeting: MeetingRow) -> set[str]:
+    """The RECURRENCE-ID keys (``zones.to_utc``) the series row's current occurrence may have."""
+    if meeting.start_at is None:
+        return set()
+    keys = {meeting.start_at.astimezone(UTC).isoformat()}
+    if meeting.all_day:  # an all-day slot is its day: midnight in any zone, +12 h, falls on it
+        keys.add((meeting.start_at + timedelta(hours=12)).date().isoformat())
+    return keys
 
 
 def _other_meetings(tx: StoreTx, meeting: MeetingRow) -> list[OtherMeeting]:

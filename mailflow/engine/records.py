@@ -186,6 +186,15 @@ class Recorder:
         key = (u.uid, u.recurrence_id)
         seen_before = key in self.known.meetings or key in self.new_meetings
         existing = self.tx.find_meeting(*key) if seen_before else None
+        if existing is None and u.recurrence_id and self._knows((u.uid, "")):
+            # one occurrence moved or cancelled: a change to the series, so the series' rule applies
+            series = self.tx.find_meeting(u.uid, "")
+            if series is not None and not self._may_change(series, u):
+                log.info(
+                    "ignored an %s of one occurrence of meeting %d from %s, who neither organises it nor is "
+                    "the owner", u.kind, series.id, one_line(u.sender.address if u.sender else "?", 120),
+                )  # fmt: skip
+                return _Links(meeting=series)
         if existing is not None and not self._may_change(existing, u):
             log.info(
                 "ignored an %s of meeting %d from %s, who neither organises it nor is the owner",
@@ -212,9 +221,14 @@ class Recorder:
                 self.tally.meetings_updated += 1
         if applied and u.series_calendar:  # the occurrences after this one are read from it (engine.series)
             self.tx.set_series(meeting.id, u.series_calendar)
+        elif applied and existing is not None:  # no longer a series, or one too large to keep: not followed
+            self.tx.forget_series(meeting.id)
         self.new_meetings.add(key)
         meeting = self._trust(meeting, data, u)
         return _Links(meeting=meeting, contact=contact)
+
+    def _knows(self, key: tuple[str, str]) -> bool:
+        return key in self.known.meetings or key in self.new_meetings
 
     def _may_change(self, meeting: MeetingRow, u: Understanding) -> bool:
         """An update or cancellation counts from the owner, or from the organizer when that is not the owner.
@@ -234,6 +248,10 @@ class Recorder:
         trusted = u.trusted or (before is not None and (before.trusted or before.confirmed))
         state = "cancelled" if u.kind == "cancel" else ("scheduled" if trusted else "pending")
         start, end = self._times(u)
+        if before is not None and _in_progress_series(before, u):
+            # an update of a series whose current occurrence has begun: the row stays on that
+            # occurrence (its after-meeting steps are written from its times); engine.series moves it on
+            start, end = before.start_at, before.end_at
         return MeetingData(
             ical_uid=u.uid,
             recurrence_id=u.recurrence_id,
@@ -370,6 +388,18 @@ class Recorder:
                 message_id=prepared.understanding.message_id,
             )
             self.tally.attachments_saved += 1
+
+
+def _in_progress_series(before: MeetingRow, u: Understanding) -> bool:
+    return (
+        before.recurring
+        and not before.recurrence_id
+        and u.recurring
+        and not u.recurrence_id
+        and u.kind != "cancel"
+        and before.start_at is not None
+        and before.start_at <= clock.now()
+    )
 
 
 def _aware(value: datetime, zone: ZoneInfo) -> datetime:

@@ -141,7 +141,7 @@ def _intent(ctx: _Context, scheduled: datetime | None, others: Sequence[OtherMee
         intent.blanket = _unscheduled_reason(facts)
     if intent.blanket:
         return intent
-    intent.by_occurrence = {o: "that occurrence was cancelled" for o in facts.cancelled_occurrences}
+    intent.by_occurrence = {o: "that occurrence was cancelled or moved" for o in facts.cancelled_occurrences}
     blocked = _contact_block(facts)
     superseded = _later_meeting(facts, others)
     for step in STEP_ORDER:

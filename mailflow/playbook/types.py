@@ -50,7 +50,8 @@ class MeetingFacts:
     ``notes_at``: when the owner's notes arrived; ``materials_at``: when the
     contact sent a résumé or work samples; ``last_contact_reply_at``: the
     contact's latest reply (restarts the stay-in-touch clock).
-    ``cancelled_occurrences``: occurrences of a series that were cancelled.
+    ``cancelled_occurrences``: occurrences of a series that were cancelled, or that this row no longer
+    stands for because later mail moved them (they have a meeting row of their own).
     """
 
     id: MeetingId

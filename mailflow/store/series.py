@@ -47,9 +47,14 @@ class SeriesQueries(RecordQueries):
         query = select(c.recurrence_id).where(c.ical_uid == ical_uid, c.recurrence_id != "")
         return frozenset(self.connection.scalars(query))
 
-    def forget_series(self, meeting_id: int) -> None:
-        """Stop following the series (it has no occurrence left); new mail about it starts again."""
-        self.connection.execute(delete(meeting_series).where(meeting_series.c.meeting_id == meeting_id))
+    def forget_series(self, meeting_id: int, calendar: str | None = None) -> bool:
+        """Stop following the series; with ``calendar``, only if that is still the kept one (new mail
+        may have extended the series meanwhile).  New mail about it starts following it again."""
+        c = meeting_series.c
+        where = c.meeting_id == meeting_id
+        if calendar is not None:
+            where = and_(where, c.calendar == calendar)
+        return bool(self.connection.execute(delete(meeting_series).where(where)).rowcount == 1)
 
     def series_ended_before(self, instant: datetime) -> list[tuple[MeetingRow, str]]:
         """Followed series whose current occurrence ended before ``instant``, with their calendars."""

@@ -39,19 +39,71 @@ class Chosen:
     reasons: list[str]
 
 
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence of a series: its times and its RECURRENCE-ID (the slot it was planned in)."""
+
+    start: datetime | date
+    end: datetime | date | None
+    recurrence_id: datetime | date
+
+
+def following(reading: CalendarReading, ref: datetime) -> list[Occurrence]:
+    """The main series' occurrences not over at ``ref``, within :data:`HORIZON`, in order.
+
+    Empty for a single event, a message without its series' master, or a
+    rule that is not expanded (see :func:`rule_is_cheap`).  Never raises.
+    """
+    if not reading.events:
+        return []
+    group = _main(_groups(reading))
+    masters = sorted((e for e in group if e.recurrence_id is None), key=_newest_first)
+    if not masters or not masters[0].recurs or masters[0].start is None or _too_costly(masters[0]):
+        return []
+    master = masters[0]
+    calendar = icalendar.Calendar()
+    for event in (master, *(e for e in group if e.recurrence_id is not None)):
+        calendar.add_component(event.component)
+    try:
+        found = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
+        found.sort(key=lambda c: _sort_key(c["DTSTART"].dt))
+        occurrences = []
+        for component in found:
+            start, end = _align(master, component)
+            slot = component["RECURRENCE-ID"].dt if "RECURRENCE-ID" in component else component["DTSTART"].dt
+            occurrences.append(Occurrence(start, end, _align_one(master, slot)))
+        return occurrences
+    except Exception:  # the invite's own reading said so already; a series that breaks is not followed
+        return []
+
+
 def choose(reading: CalendarReading, ref: datetime | None) -> Chosen | None:
     """The event the message is about, or None when it has no VEVENT."""
     if not reading.events:
         return None
-    groups: dict[str, list[EventReading]] = {}
-    for event in reading.events:
-        groups.setdefault(event.uid or f"#{event.order}", []).append(event)
-    ordered = list(groups.values())
-    main = next((g for g in ordered if any(e.start is not None for e in g)), ordered[0])
+    ordered = _groups(reading)
+    main = _main(ordered)
     others = [e for g in ordered if g is not main for e in g]
     chosen = _within(main, ref)
     chosen.others = others + chosen.others
     return chosen
+
+
+def _groups(reading: CalendarReading) -> list[list[EventReading]]:
+    """The events by UID, in the order the UIDs first appear."""
+    groups: dict[str, list[EventReading]] = {}
+    for event in reading.events:
+        groups.setdefault(event.uid or f"#{event.order}", []).append(event)
+    return list(groups.values())
+
+
+def _main(ordered: list[list[EventReading]]) -> list[EventReading]:
+    """The events of the first UID that has a start (or of the first UID)."""
+    return next((g for g in ordered if any(e.start is not None for e in g)), ordered[0])
+
+
+def _newest_first(event: EventReading) -> tuple[int, float]:
+    return (-event.sequence, -(event.dtstamp or datetime.min.replace(tzinfo=UTC)).timestamp())
 
 
 def _within(group: list[EventReading], ref: datetime | None) -> Chosen:
@@ -60,9 +112,7 @@ def _within(group: list[EventReading], ref: datetime | None) -> Chosen:
     reasons: list[str] = []
     extra: list[EventReading] = []
     if len(masters) > 1:
-        masters.sort(
-            key=lambda e: (-e.sequence, -(e.dtstamp or datetime.min.replace(tzinfo=UTC)).timestamp())
-        )
+        masters.sort(key=_newest_first)
         reasons.append(
             f"{len(masters)} events share UID {masters[0].uid!r} without RECURRENCE-ID; used the newest"
         )
@@ -182,6 +232,13 @@ def _first_after(
         )
         return None
     return _align(master, min(found, key=lambda c: _sort_key(c["DTSTART"].dt)))
+
+
+def _align_one(master: EventReading, value: datetime | date) -> datetime | date:
+    if isinstance(master.start, datetime) and isinstance(value, datetime):
+        tz = master.start.tzinfo
+        return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    return value
 
 
 def _align(master: EventReading, component: Any) -> tuple[datetime | date, datetime | date | None]:

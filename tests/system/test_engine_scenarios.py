@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -29,13 +31,13 @@ THURSDAY = datetime(2030, 1, 10, 15, 0, tzinfo=BERLIN)
 
 
 class World:
-    def __init__(self, folder: Path, sink: MemorySink | None = None) -> None:
+    def __init__(self, folder: Path, sink: MemorySink | None = None, extra: str = "") -> None:
         self.folder = folder
         self.config = folder / "config.toml"
         self.config.write_text(
             f'[owner]\nname = "Ana"\naddresses = ["{samples.OWNER[1]}"]\ntimezone = "Europe/Berlin"\n'
             f'[mailbox]\naddress = "{samples.MAILFLOW[1]}"\n[data]\nfolder = "{folder / "data"}"\n'
-            '[sending]\nwindow = "Mon-Sun 00:00-23:59"\n',
+            '[sending]\nwindow = "Mon-Sun 00:00-23:59"\n' + extra,
             encoding="utf-8",
         )
         self.settings = load_settings(self.config)
@@ -113,8 +115,8 @@ def test_confirm_lets_a_strangers_invite_through(world: World) -> None:
     assert world.sent_steps() == ["prep_request#0"]
 
 
-def weekly(start: datetime, sequence: int) -> bytes:
-    raw = samples.google_invite(start, MONDAY, uid="series@google.com", guest=samples.BEN, sequence=sequence)
+def weekly(start: datetime, sequence: int, sent: datetime = MONDAY) -> bytes:
+    raw = samples.google_invite(start, sent, uid="series@google.com", guest=samples.BEN, sequence=sequence)
     return raw.replace(b"SEQUENCE:", b"RRULE:FREQ=WEEKLY;COUNT=10\r\nSEQUENCE:", 2)
 
 
@@ -146,6 +148,94 @@ def test_a_weekly_series_gets_its_steps_every_week_until_its_last_occurrence(wor
         assert meeting.start_at == THURSDAY + timedelta(days=14)  # the last occurrence; no fourth
         assert tx.get_series(meeting.id) is None  # nothing left to follow
         assert meeting.rescheduled_at is None  # time went on; the series itself never moved
+
+
+def one_occurrence(
+    slot: datetime, moved: datetime, sent: datetime, *, uid: str, method: str = "REQUEST",
+    sender: tuple[str, str] = samples.OWNER,
+) -> bytes:  # fmt: skip
+    """Mail about one occurrence of a series (RECURRENCE-ID ``slot``), moved to ``moved`` or cancelled."""
+    invite = email.message_from_bytes(
+        samples.google_invite(moved, sent, uid=uid, guest=samples.BEN, sequence=1, method=method),
+        policy=email.policy.default,
+    )
+    ics = next(p for p in invite.walk() if p.get_content_type() == "text/calendar").get_content()
+    slot_id = slot.astimezone(BERLIN).strftime("%Y%m%dT%H%M%S")
+    ics = ics.replace("\r\n", "\n").replace(
+        "SEQUENCE:", f"RECURRENCE-ID;TZID=Europe/Berlin:{slot_id}\nSEQUENCE:", 1
+    )
+    message = samples._message(
+        sender, [samples.BEN, samples.MAILFLOW], "Updated invitation", sent, f"<{slot_id}@x>"
+    )
+    samples._attach_calendar(message, "One occurrence of the series", ics, method)
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
+def run_days(world: World, days: int, mail: list[tuple[datetime, bytes]] = ()) -> None:  # type: ignore[assignment]
+    """Four cycles a day from MONDAY; each mail arrives at the first cycle at or after its time."""
+    waiting = list(mail)
+    for day in range(days):
+        for hour in (8, 12, 16, 20):
+            at = (MONDAY + timedelta(days=day)).replace(hour=hour)
+            for when, raw in [m for m in waiting if m[0] <= at]:
+                world.source.add(raw)
+                waiting.remove((when, raw))
+            world.cycle_at(at)
+
+
+def test_an_occurrence_moved_after_the_series_moved_on_to_it_gets_its_steps_once(world: World) -> None:
+    world.source.add(weekly(THURSDAY, 0))
+    second = THURSDAY + timedelta(days=7)
+    moved = one_occurrence(
+        second, second + timedelta(days=1), MONDAY + timedelta(days=7), uid="series@google.com"
+    )
+    run_days(world, 14, [(MONDAY + timedelta(days=7, hours=1), moved)])
+    steps = world.sent_steps()
+    for step in ("homework_brief", "summary_prompt", "take_action"):
+        assert [s for s in steps if s.startswith(step) and s[-8:] in ("20300117", "20300118")] == [
+            f"{step}#20300118"
+        ], steps
+    assert steps.count("prep_request#0") == 1  # the moved occurrence's own row asks for nothing again
+
+
+def test_a_strangers_mail_about_one_occurrence_changes_nothing(world: World) -> None:
+    world.source.add(weekly(THURSDAY, 0))
+    second = THURSDAY + timedelta(days=7)
+    mallory = ("Mallory", "mallory@elsewhere.example")
+    forged = one_occurrence(
+        second, second, MONDAY + timedelta(days=7), uid="series@google.com", method="CANCEL", sender=mallory
+    )
+    run_days(world, 10, [(MONDAY + timedelta(days=7, hours=1), forged)])
+    assert "homework_brief#20300117" in world.sent_steps()
+    with world.store.read() as tx:
+        assert len(tx.list_meetings()) == 1  # no row of its own for the stranger's "occurrence"
+
+
+def test_a_step_held_past_its_occurrence_is_written_from_that_occurrences_times(tmp_path: Path) -> None:
+    held = World(tmp_path, extra='[playbook.take_action]\nat = "end + 2d"\n')
+    try:
+        held.source.add(weekly(THURSDAY, 0))
+        run_days(held, 7)
+        by_step = {}
+        with held.store.read() as tx:
+            for mail in held.sink.delivered:
+                step = tx.find_step_by_message_id(str(mail["Message-ID"]))
+                if step is not None:
+                    by_step[f"{step.step}#{step.occurrence}"] = str(mail["Subject"])
+        assert "13 January" in by_step["take_action#20300110"], by_step  # not the next occurrence's week
+    finally:
+        held.engine.close()
+        held.store.close()
+        clock.set_now(None)
+
+
+def test_an_update_of_the_series_just_after_an_occurrence_keeps_that_occurrences_steps(world: World) -> None:
+    world.source.add(weekly(THURSDAY, 0))
+    ended = THURSDAY + timedelta(minutes=45)
+    update = weekly(THURSDAY, 1, sent=ended + timedelta(hours=2))  # sent after the first occurrence
+    run_days(world, 5, [(ended + timedelta(hours=2), update)])
+    steps = world.sent_steps()
+    assert {"summary_prompt#20300110", "thank_you#20300110", "take_action#20300110"} <= set(steps), steps
 
 
 class DeliversThenRaises(MemorySink):

@@ -7,8 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
-from mailflow.engine.series import ADVANCE_AFTER, advance_series, next_occurrence
+from mailflow.engine.planning import occurrence_notes
+from mailflow.engine.series import SETTLE, STALE_AFTER, advance_series, next_occurrence
 from mailflow.store import MeetingData, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -81,25 +83,61 @@ def _series_meeting(store: Store, rule: str, *, state: str = "scheduled") -> int
     return meeting.id
 
 
-def test_advance_moves_a_series_only_after_its_occurrence_has_been_over_a_while(tmp_path: Path) -> None:
+def test_advance_waits_for_the_occurrence_to_end_and_its_steps_to_go_out(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
     weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     ended = _series_meeting(store, "FREQ=WEEKLY;COUNT=9")
     cancelled = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE", state="cancelled")
     over = utc(2025, 3, 5, 7, 30)
-    early = advance_series(store, BERLIN, over + ADVANCE_AFTER - timedelta(minutes=1))
+    with store.transaction() as tx:
+        reminder, _ = tx.plan_step(weekly, "take_action", 20250305, utc(2025, 3, 6, 8), "send")
+    early = advance_series(store, BERLIN, over + SETTLE - timedelta(minutes=1))
     assert (early.advanced, early.ended) == (0, 0)
-    later = advance_series(store, BERLIN, over + ADVANCE_AFTER + timedelta(minutes=1))
-    assert (later.advanced, later.ended) == (1, 1)
+    waiting = advance_series(store, BERLIN, over + SETTLE + timedelta(minutes=1))
+    assert (waiting.advanced, waiting.ended) == (0, 1)  # the weekly one waits for its reminder
+    with store.transaction() as tx:
+        assert tx.claim_step(reminder.id, "<r@x>") and tx.mark_sent(
+            reminder.id, at=utc(2025, 3, 6, 8), receipt="250 ok"
+        )
+    later = advance_series(store, BERLIN, utc(2025, 3, 6, 9))
+    assert (later.advanced, later.ended) == (1, 0)
     with store.read() as tx:
         moved, kept, untouched = (tx.get_meeting(i) for i in (weekly, ended, cancelled))
         assert moved is not None and moved.start_at == utc(2025, 3, 12, 7) and moved.rescheduled_at is None
         assert kept is not None and kept.start_at == utc(2025, 3, 5, 7)  # stays at its last occurrence
         assert untouched is not None and untouched.start_at == utc(2025, 3, 5, 7)
         assert tx.get_series(ended) is None and tx.get_series(weekly) is not None
-    again = advance_series(store, BERLIN, over + ADVANCE_AFTER + timedelta(minutes=2))
+    again = advance_series(store, BERLIN, utc(2025, 3, 6, 10))
     assert (again.advanced, again.ended) == (0, 0)  # nothing is read twice
     store.close()
+
+
+def test_a_step_held_for_long_is_skipped_with_the_reason_and_the_series_moves_on(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    with store.transaction() as tx:
+        held, _ = tx.plan_step(weekly, "thank_you", 20250305, utc(2025, 3, 5, 10), "send")
+    assert (
+        advance_series(store, BERLIN, utc(2025, 3, 5, 7, 30) + STALE_AFTER - timedelta(hours=1)).advanced == 0
+    )
+    assert (
+        advance_series(store, BERLIN, utc(2025, 3, 5, 7, 30) + STALE_AFTER + timedelta(hours=1)).advanced == 1
+    )
+    with store.read() as tx:
+        step = next(s for s in tx.list_steps(weekly) if s.id == held.id)
+        meeting = tx.get_meeting(weekly)
+    assert step.state == "skipped" and "moved on" in step.reason
+    assert meeting is not None and meeting.start_at == utc(2025, 3, 19, 7)  # the first not over a week later
+    store.close()
+
+
+def test_an_all_day_occurrence_passed_over_east_of_utc_does_not_end_the_series() -> None:
+    text = calendar("FREQ=WEEKLY;COUNT=10", start="20250101", end="20250102").replace(
+        "TZID=Europe/Berlin:2025010", "VALUE=DATE:2025010"
+    )
+    # midnight in Berlin is 23:00 UTC the day before; the skipped day must not come back again and again
+    found = next_occurrence(text, BERLIN, utc(2025, 1, 10), skip=frozenset({"2025-01-15"}))
+    assert found == (utc(2025, 1, 21, 23), utc(2025, 1, 22, 23))
 
 
 def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(tmp_path: Path) -> None:
@@ -121,4 +159,23 @@ def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(tmp_path
         assert tx.overridden_occurrences(master.ical_uid) == {utc(2025, 3, 12, 7).isoformat()}
         advanced = tx.get_meeting(series)
     assert advanced is not None and advanced.start_at == utc(2025, 3, 19, 7)  # the moved one has its own row
+    store.close()
+
+
+def test_a_series_uses_the_notes_of_its_current_occurrence_only(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    with time_machine.travel(utc(2025, 2, 26, 9), tick=False), store.transaction() as tx:
+        tx.add_note(series, "last week: read the book")
+    with time_machine.travel(utc(2025, 3, 5, 9), tick=False), store.transaction() as tx:
+        tx.add_note(series, "this week: call Sam")
+        single, _ = tx.upsert_meeting(
+            MeetingData(ical_uid="one@x", start_at=utc(2025, 3, 6, 7))
+        )  # notes before it count
+        tx.add_note(single.id, "about the single meeting")
+    with store.read() as tx:
+        meeting, one = tx.get_meeting(series), tx.get_meeting(single.id)
+        assert meeting is not None and one is not None
+        assert [n.text for n in occurrence_notes(tx, meeting)] == ["this week: call Sam"]
+        assert [n.text for n in occurrence_notes(tx, one)] == ["about the single meeting"]
     store.close()
