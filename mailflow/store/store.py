@@ -43,7 +43,7 @@ from mailflow.store.rows import (
     MeetingData,
     MeetingRow,
 )
-from mailflow.store.schema import attachments, contacts, meetings, messages
+from mailflow.store.schema import attachments, contacts, meeting_series, meetings, messages
 from mailflow.store.series import SeriesQueries
 
 #: meeting fields an invite may change (owner decisions are never among them)
@@ -224,6 +224,9 @@ class StoreTx(SeriesQueries):
         )
         self.connection.execute(delete(attachments).where(owned))
         self.connection.execute(delete(meetings).where(meetings.c.id.in_(meeting_ids)))
+        # other series whose kept calendar names them (an attendee of a group series) are no longer followed
+        named = func.lower(meeting_series.c.calendar).contains(contact.address.lower(), autoescape=True)
+        self.connection.execute(delete(meeting_series).where(named))
         self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
         # files are stored by content: one another contact also sent must stay on disk
         shared = set(self.connection.scalars(select(attachments.c.path).where(attachments.c.path.in_(paths))))

@@ -54,13 +54,16 @@ def test_advancing_needs_the_occurrence_it_was_read_for(store: Store) -> None:
     assert meeting is not None and (meeting.start_at, meeting.rescheduled_at) == (nxt, None)
 
 
-def test_forgetting_the_contact_forgets_the_series(store: Store) -> None:
-    meeting_id = _series(store, "gone@x")
+def test_forgetting_the_contact_forgets_the_series_and_every_kept_calendar_naming_them(store: Store) -> None:
+    theirs, group, other = _series(store, "gone@x"), _series(store, "group@x"), _series(store, "other@x")
     with store.transaction() as tx:
+        tx.set_series(group, "ATTENDEE;CN=Gone:mailto:Gone@Example.org\nATTENDEE:mailto:sam@example.org")
         contact = tx.upsert_contact("gone@example.org")
-        tx.set_counterpart(meeting_id, contact.id)
+        tx.set_counterpart(theirs, contact.id)
         tx.forget_contact(contact.id)
-        assert tx.get_series(meeting_id) is None
+        assert tx.get_series(theirs) is None and tx.get_series(group) is None
+        assert tx.get_series(other) == "calendar of other@x"
+        assert tx.get_meeting(group) is not None  # the meeting stays; only its series is not followed
 
 
 def test_a_version_1_database_gets_the_series_table_and_keeps_its_meetings(
