@@ -122,12 +122,13 @@ class Understanding:
     forwarded_from: Person | None = None  # who wrote the forwarded message, when it is a forward
     original_message_id: str = ""  # a forward's original Message-ID, when it came whole (message/rfc822)
     series_calendar: str = ""  # a recurring series: the calendar text its later occurrences are read from
+    series_occurrence: str = ""  # ...and the RECURRENCE-ID (``zones.to_utc``) of the occurrence ``start`` is
 
     def to_json(self) -> dict[str, Any]:
         """The stable, documented JSON schema of ``mailflow inspect``.
 
         Documented in README ("What mailflow understands"); keys are only ever
-        added.  ``description`` and ``series_calendar`` stay out (they can be
+        added.  ``description`` and the ``series_*`` fields stay out (they can be
         long and private) and attachments appear as name, type and size, never
         their bytes.
         """
@@ -135,6 +136,7 @@ class Understanding:
         data.pop("attachments")
         data.pop("description")
         data.pop("series_calendar")
+        data.pop("series_occurrence")
         data["attachments"] = [
             {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
             for a in self.attachments

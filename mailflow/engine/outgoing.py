@@ -20,7 +20,7 @@ from mailflow.compose.context import ComposeContext, ContactInfo, MeetingInfo, O
 from mailflow.compose.message import make_message_id, message_id_domain
 from mailflow.compose.outgoing import Outgoing, compose_step
 from mailflow.config import Settings
-from mailflow.engine.planning import occurrence_notes
+from mailflow.engine.planning import occurrence_notes, occurrence_of
 from mailflow.errors import PermanentError
 from mailflow.store import ContactRow, MeetingRow, StepRow, Store, StoreTx
 from mailflow.store.rows import NoteRow
@@ -68,12 +68,22 @@ class StepRenderer:
         )
 
 
+#: steps written from one occurrence's times and notes
+_PER_OCCURRENCE = ("homework_brief", "summary_prompt", "thank_you", "take_action", "follow_up")
+
+
 def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
     """Everything the step's mail is made of (PermanentError when its meeting is gone)."""
     meeting = tx.get_meeting(step.meeting_id)
     if meeting is None:
         raise PermanentError(
             f"step {step.id}: its meeting {step.meeting_id} no longer exists", backend="compose"
+        )
+    if meeting.recurring and step.step in _PER_OCCURRENCE and step.occurrence != occurrence_of(meeting):
+        raise PermanentError(
+            f"step {step.id} ({step.step}) belongs to an earlier occurrence of a series that has moved on; "
+            "it is not sent with another occurrence's dates",
+            backend="compose",
         )
     contact = tx.get_contact(meeting.counterpart_id) if meeting.counterpart_id is not None else None
     source = meeting.source_message_id.strip()

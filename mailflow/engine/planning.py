@@ -166,13 +166,17 @@ def _cancelled_occurrences(tx: StoreTx, meeting: MeetingRow) -> frozenset[int]:
     for other in tx.list_meetings(states=("cancelled",)):
         if other.ical_uid == meeting.ical_uid and other.recurrence_id and other.start_at is not None:
             cancelled.add(int(other.start_at.strftime("%Y%m%d")))
-    if not meeting.recurrence_id and slot_keys(meeting) & tx.overridden_occurrences(meeting.ical_uid):
+    if not meeting.recurrence_id and slot_keys(tx, meeting) & tx.overridden_occurrences(meeting.ical_uid):
         cancelled.add(occurrence_of(meeting))
     return frozenset(cancelled)
 
 
-def slot_keys(meeting: MeetingRow) -> set[str]:
-    """The RECURRENCE-ID keys (``zones.to_utc``) the series row's current occurrence may have."""
+def slot_keys(tx: StoreTx, meeting: MeetingRow) -> set[str]:
+    """The RECURRENCE-ID key (``zones.to_utc``) of the series row's current occurrence: the one kept
+    with the series, else what its start says (an override in the invite may have moved it)."""
+    kept = tx.series_occurrence(meeting.id)
+    if kept:
+        return {kept}
     if meeting.start_at is None:
         return set()
     keys = {meeting.start_at.astimezone(UTC).isoformat()}

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from mailflow import clock
 from mailflow.engine.attachments import SavedFile
+from mailflow.engine.series import STALE_AFTER
 from mailflow.engine.triage import Known
 from mailflow.model import Person, Understanding
 from mailflow.sources import Incoming
@@ -186,8 +187,10 @@ class Recorder:
         key = (u.uid, u.recurrence_id)
         seen_before = key in self.known.meetings or key in self.new_meetings
         existing = self.tx.find_meeting(*key) if seen_before else None
+        series = None
         if existing is None and u.recurrence_id and self._knows((u.uid, "")):
-            # one occurrence moved or cancelled: a change to the series, so the series' rule applies
+            # one occurrence moved or cancelled: a change to the series, so the series' rule applies,
+            # and the occurrence's own row takes the series' trust and role
             series = self.tx.find_meeting(u.uid, "")
             if series is not None and not self._may_change(series, u):
                 log.info(
@@ -206,9 +209,18 @@ class Recorder:
         contact_known = self._is_known(u.counterpart)
         contact = self._contact(u.counterpart)
         request = None
-        if existing is None and contact is not None and contact_known and u.kind != "cancel":
+        if (
+            existing is None
+            and series is None
+            and contact is not None
+            and contact_known
+            and u.kind != "cancel"
+        ):
             request = self.tx.find_open_request(contact.id)
-        data = self._meeting_data(u, contact, existing or request)
+        occurrence = u.series_occurrence
+        if existing is not None and self._keeps_its_occurrence(existing, u):  # so does its RECURRENCE-ID
+            occurrence = self.tx.series_occurrence(existing.id) or occurrence
+        data = self._meeting_data(u, contact, existing or request or series)
         if request is not None:
             meeting, applied = self.tx.attach_invite(request.id, data), True
             self.tally.meetings_updated += 1
@@ -220,12 +232,29 @@ class Recorder:
             elif applied:
                 self.tally.meetings_updated += 1
         if applied and u.series_calendar:  # the occurrences after this one are read from it (engine.series)
-            self.tx.set_series(meeting.id, u.series_calendar)
+            self.tx.set_series(meeting.id, u.series_calendar, occurrence)
         elif applied and existing is not None:  # no longer a series, or one too large to keep: not followed
             self.tx.forget_series(meeting.id)
         self.new_meetings.add(key)
         meeting = self._trust(meeting, data, u)
         return _Links(meeting=meeting, contact=contact)
+
+    def _keeps_its_occurrence(self, before: MeetingRow, u: Understanding) -> bool:
+        """An update of a followed series while its current occurrence is under way, or just over:
+        the row stays on that occurrence (engine.series moves it on, with the new calendar)."""
+        now = clock.now()
+        return (
+            before.recurring
+            and not before.recurrence_id
+            and u.recurring
+            and not u.recurrence_id
+            and bool(u.series_calendar)
+            and u.kind != "cancel"
+            and before.start_at is not None
+            and before.start_at <= now
+            and (before.end_at or before.start_at) > now - STALE_AFTER
+            and self.tx.get_series(before.id) is not None
+        )
 
     def _knows(self, key: tuple[str, str]) -> bool:
         return key in self.known.meetings or key in self.new_meetings
@@ -248,7 +277,7 @@ class Recorder:
         trusted = u.trusted or (before is not None and (before.trusted or before.confirmed))
         state = "cancelled" if u.kind == "cancel" else ("scheduled" if trusted else "pending")
         start, end = self._times(u)
-        if before is not None and _in_progress_series(before, u):
+        if before is not None and self._keeps_its_occurrence(before, u):
             # an update of a series whose current occurrence has begun: the row stays on that
             # occurrence (its after-meeting steps are written from its times); engine.series moves it on
             start, end = before.start_at, before.end_at
@@ -388,18 +417,6 @@ class Recorder:
                 message_id=prepared.understanding.message_id,
             )
             self.tally.attachments_saved += 1
-
-
-def _in_progress_series(before: MeetingRow, u: Understanding) -> bool:
-    return (
-        before.recurring
-        and not before.recurrence_id
-        and u.recurring
-        and not u.recurrence_id
-        and u.kind != "cancel"
-        and before.start_at is not None
-        and before.start_at <= clock.now()
-    )
 
 
 def _aware(value: datetime, zone: ZoneInfo) -> datetime:

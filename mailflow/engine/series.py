@@ -39,7 +39,8 @@ SETTLE = timedelta(hours=1)
 #: steps of a finished occurrence still waiting this long after it (held: a paused meeting, no
 #: counterpart chosen) are skipped, with the reason, and the series moves on
 STALE_AFTER = timedelta(days=7)
-_UNRESOLVED = ("pending", "sending")
+#: a step in these states holds its series on its occurrence (failed and uncertain ones may be retried)
+_UNRESOLVED = ("pending", "sending", "failed", "uncertain")
 
 
 @dataclass
@@ -93,8 +94,9 @@ def _advance(
 
 def next_occurrence(
     calendar: str, zone: ZoneInfo, now: datetime, *, skip: frozenset[str] = frozenset()
-) -> tuple[datetime, datetime] | None:
-    """(start, end) in UTC of the series' first occurrence not over at ``now``; None when none is left.
+) -> tuple[datetime, datetime, str] | None:
+    """(start, end, RECURRENCE-ID key) in UTC of the series' first occurrence not over at ``now``;
+    None when none is left.
 
     ``skip``: the RECURRENCE-IDs (``zones.to_utc`` keys) of occurrences that have
     a meeting of their own, moved or cancelled by later mail: those are passed over.
@@ -104,8 +106,9 @@ def next_occurrence(
         end = _utc(occurrence.end, zone) if occurrence.end is not None else None
         if end is None or end < start:
             end = start + (timedelta(days=1) if not isinstance(occurrence.start, datetime) else timedelta(0))
-        if end > now and to_utc(occurrence.recurrence_id) not in skip:
-            return start, end
+        key = to_utc(occurrence.recurrence_id)
+        if end > now and key not in skip:
+            return start, end, key
     return None
 
 

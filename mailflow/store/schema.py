@@ -263,6 +263,8 @@ meeting_series = Table(
     metadata,
     Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
     Column("calendar", Text, nullable=False),
+    # the RECURRENCE-ID (``zones.to_utc``) of the occurrence the meeting row stands for
+    Column("occurrence", Clipped(64), nullable=False, default=""),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 

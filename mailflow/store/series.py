@@ -22,19 +22,20 @@ FOLLOWED_STATES = ("pending", "scheduled")
 class SeriesQueries(RecordQueries):
     """The ``meeting_series`` table and the occurrence a series' meeting row stands for."""
 
-    def set_series(self, meeting_id: int, calendar: str) -> None:
-        """Keep ``calendar`` (the invite's calendar text) as the one this series' occurrences come from."""
-        now = clock.now()
-        if not self._insert_ignore(
-            meeting_series,
-            {"meeting_id": meeting_id, "calendar": calendar, "updated_at": now},
-            ["meeting_id"],
-        ):
+    def set_series(self, meeting_id: int, calendar: str, occurrence: str = "") -> None:
+        """Keep ``calendar`` (the invite's calendar text) as the one this series' occurrences come from;
+        ``occurrence``: the RECURRENCE-ID of the occurrence the meeting row stands for."""
+        values = {"calendar": calendar, "occurrence": occurrence, "updated_at": clock.now()}
+        if not self._insert_ignore(meeting_series, {"meeting_id": meeting_id, **values}, ["meeting_id"]):
             self.connection.execute(
-                update(meeting_series)
-                .where(meeting_series.c.meeting_id == meeting_id)
-                .values(calendar=calendar, updated_at=now)
+                update(meeting_series).where(meeting_series.c.meeting_id == meeting_id).values(**values)
             )
+
+    def series_occurrence(self, meeting_id: int) -> str | None:
+        """The RECURRENCE-ID of the occurrence a followed series' row stands for ("" when not known)."""
+        query = select(meeting_series.c.occurrence).where(meeting_series.c.meeting_id == meeting_id)
+        found: str | None = self.connection.scalar(query)
+        return found
 
     def get_series(self, meeting_id: int) -> str | None:
         query = select(meeting_series.c.calendar).where(meeting_series.c.meeting_id == meeting_id)
@@ -73,12 +74,13 @@ class SeriesQueries(RecordQueries):
         return found
 
     def advance_occurrence(
-        self, meeting_id: int, was: datetime, start: datetime, end: datetime | None
+        self, meeting_id: int, was: datetime, start: datetime, end: datetime | None, occurrence: str = ""
     ) -> bool:
         """Make the meeting stand for the occurrence ``start``-``end``, if it still stands for ``was``.
 
         Not a reschedule: the series did not move, time went on, so ``rescheduled_at``
-        and the invite's SEQUENCE stay as they are.  False when an invite changed it meanwhile.
+        and the invite's SEQUENCE stay as they are; ``occurrence`` is the new one's RECURRENCE-ID.
+        False when an invite changed it meanwhile.
         """
         c = meetings.c
         stmt = (
@@ -86,4 +88,11 @@ class SeriesQueries(RecordQueries):
             .where(and_(c.id == meeting_id, c.start_at == was))
             .values(start_at=start, end_at=end, updated_at=clock.now())
         )
-        return bool(self.connection.execute(stmt).rowcount == 1)
+        if self.connection.execute(stmt).rowcount != 1:
+            return False
+        self.connection.execute(
+            update(meeting_series)
+            .where(meeting_series.c.meeting_id == meeting_id)
+            .values(occurrence=occurrence, updated_at=clock.now())
+        )
+        return True

@@ -6,7 +6,7 @@ import email
 import email.policy
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -150,25 +150,29 @@ def test_a_weekly_series_gets_its_steps_every_week_until_its_last_occurrence(wor
         assert meeting.rescheduled_at is None  # time went on; the series itself never moved
 
 
+def rebuilt(raw: bytes, edit: Callable[[str], str], *, sender: tuple[str, str], msgid: str) -> bytes:
+    """``raw``'s calendar, edited as text, in a new mail from ``sender``."""
+    invite = email.message_from_bytes(raw, policy=email.policy.default)
+    part = next(p for p in invite.walk() if p.get_content_type() == "text/calendar")
+    ics = edit(part.get_content().replace("\r\n", "\n"))
+    message = samples._message(sender, [samples.BEN, samples.MAILFLOW], str(invite["Subject"]),
+                               invite["Date"].datetime, msgid)  # fmt: skip
+    samples._attach_calendar(message, "Invitation", ics, str(part.get_param("method")))
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
 def one_occurrence(
     slot: datetime, moved: datetime, sent: datetime, *, uid: str, method: str = "REQUEST",
     sender: tuple[str, str] = samples.OWNER,
 ) -> bytes:  # fmt: skip
     """Mail about one occurrence of a series (RECURRENCE-ID ``slot``), moved to ``moved`` or cancelled."""
-    invite = email.message_from_bytes(
-        samples.google_invite(moved, sent, uid=uid, guest=samples.BEN, sequence=1, method=method),
-        policy=email.policy.default,
-    )
-    ics = next(p for p in invite.walk() if p.get_content_type() == "text/calendar").get_content()
     slot_id = slot.astimezone(BERLIN).strftime("%Y%m%dT%H%M%S")
-    ics = ics.replace("\r\n", "\n").replace(
-        "SEQUENCE:", f"RECURRENCE-ID;TZID=Europe/Berlin:{slot_id}\nSEQUENCE:", 1
+    return rebuilt(
+        samples.google_invite(moved, sent, uid=uid, guest=samples.BEN, sequence=1, method=method),
+        lambda ics: ics.replace("SEQUENCE:", f"RECURRENCE-ID;TZID=Europe/Berlin:{slot_id}\nSEQUENCE:", 1),
+        sender=sender,
+        msgid=f"<{slot_id}-{method}@x>",
     )
-    message = samples._message(
-        sender, [samples.BEN, samples.MAILFLOW], "Updated invitation", sent, f"<{slot_id}@x>"
-    )
-    samples._attach_calendar(message, "One occurrence of the series", ics, method)
-    return message.as_bytes(policy=email.policy.SMTP)
 
 
 def run_days(world: World, days: int, mail: list[tuple[datetime, bytes]] = ()) -> None:  # type: ignore[assignment]
@@ -196,6 +200,29 @@ def test_an_occurrence_moved_after_the_series_moved_on_to_it_gets_its_steps_once
             f"{step}#20300118"
         ], steps
     assert steps.count("prep_request#0") == 1  # the moved occurrence's own row asks for nothing again
+
+
+def test_an_occurrence_the_contact_moves_in_a_series_they_organise_keeps_its_steps(world: World) -> None:
+    ben_organises = rebuilt(
+        weekly(THURSDAY, 0),
+        lambda ics: ics.replace(
+            "ORGANIZER;CN=Ana Lima:mailto:ana@example.org", "ORGANIZER:mailto:ben.okafor@example.net"
+        ),
+        sender=samples.OWNER,  # the owner forwards it: trusted
+        msgid="<bens-series@x>",
+    )
+    world.source.add(ben_organises)
+    second = THURSDAY + timedelta(days=7)
+    sent = MONDAY + timedelta(days=7)
+    moved = one_occurrence(
+        second, second + timedelta(days=1), sent, uid="series@google.com", sender=samples.BEN
+    )
+    run_days(world, 14, [(sent + timedelta(hours=1), moved)])
+    steps = world.sent_steps()
+    assert "homework_brief#20300118" in steps and "homework_brief#20300117" not in steps, steps
+    with world.store.read() as tx:
+        own = next(m for m in tx.list_meetings() if m.recurrence_id)
+    assert own.trusted and own.state == "scheduled"  # the series' trust, not a stranger's pending invite
 
 
 def test_a_strangers_mail_about_one_occurrence_changes_nothing(world: World) -> None:

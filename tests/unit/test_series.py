@@ -33,9 +33,14 @@ def utc(*args: int) -> datetime:
 
 def test_the_next_occurrence_is_the_first_not_over_at_now() -> None:
     weekly = calendar("FREQ=WEEKLY;BYDAY=WE")
-    assert next_occurrence(weekly, BERLIN, utc(2025, 3, 6)) == (utc(2025, 3, 12, 7), utc(2025, 3, 12, 7, 30))
+    assert next_occurrence(weekly, BERLIN, utc(2025, 3, 6)) == (
+        utc(2025, 3, 12, 7), utc(2025, 3, 12, 7, 30), "2025-03-12T07:00:00+00:00"
+    )  # fmt: skip
     # summer time: 08:00 in Berlin is 06:00 UTC
-    assert next_occurrence(weekly, BERLIN, utc(2025, 7, 3)) == (utc(2025, 7, 9, 6), utc(2025, 7, 9, 6, 30))
+    assert next_occurrence(weekly, BERLIN, utc(2025, 7, 3))[:2] == (
+        utc(2025, 7, 9, 6),
+        utc(2025, 7, 9, 6, 30),
+    )  # type: ignore[index]
     # an occurrence under way is still the current one
     assert next_occurrence(weekly, BERLIN, utc(2025, 3, 12, 7, 15))[0] == utc(2025, 3, 12, 7)  # type: ignore[index]
 
@@ -52,7 +57,11 @@ def test_an_all_day_series_starts_at_midnight_in_the_owners_zone() -> None:
     text = calendar("FREQ=MONTHLY;BYMONTHDAY=1", start="20250101", end="20250102").replace(
         "TZID=Europe/Berlin:2025010", "VALUE=DATE:2025010"
     )
-    assert next_occurrence(text, BERLIN, utc(2025, 3, 5)) == (utc(2025, 3, 31, 22), utc(2025, 4, 1, 22))
+    assert next_occurrence(text, BERLIN, utc(2025, 3, 5)) == (
+        utc(2025, 3, 31, 22),
+        utc(2025, 4, 1, 22),
+        "2025-04-01",
+    )
 
 
 @pytest.mark.parametrize(
@@ -137,7 +146,7 @@ def test_an_all_day_occurrence_passed_over_east_of_utc_does_not_end_the_series()
     )
     # midnight in Berlin is 23:00 UTC the day before; the skipped day must not come back again and again
     found = next_occurrence(text, BERLIN, utc(2025, 1, 10), skip=frozenset({"2025-01-15"}))
-    assert found == (utc(2025, 1, 21, 23), utc(2025, 1, 22, 23))
+    assert found == (utc(2025, 1, 21, 23), utc(2025, 1, 22, 23), "2025-01-22")
 
 
 def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(tmp_path: Path) -> None:
@@ -178,4 +187,50 @@ def test_a_series_uses_the_notes_of_its_current_occurrence_only(tmp_path: Path) 
         assert meeting is not None and one is not None
         assert [n.text for n in occurrence_notes(tx, meeting)] == ["this week: call Sam"]
         assert [n.text for n in occurrence_notes(tx, one)] == ["about the single meeting"]
+    store.close()
+
+
+def test_the_series_row_drops_its_occurrence_by_its_slot_even_when_the_invite_had_moved_it(
+    tmp_path: Path,
+) -> None:
+    """google_recurring.eml moves the 5 March occurrence from 08:00 to 09:00: its slot is still 08:00."""
+    from mailflow.config import Settings
+    from mailflow.engine.intake import Intake
+    from mailflow.engine.planning import meeting_facts
+    from mailflow.sources.memory import MemorySource
+
+    settings = Settings(owner={"addresses": ["ana@owner.example"], "timezone": "Europe/Berlin"},
+                        data={"folder": str(tmp_path)})  # fmt: skip
+    store = Store.open(settings.database_url())
+    with time_machine.travel(utc(2025, 2, 21), tick=False):
+        Intake(store, MemorySource([(FIXTURES / "google_recurring.eml").read_bytes()]), settings).sync()
+    with store.transaction() as tx:
+        (series,) = tx.list_meetings()
+        assert series.start_at == utc(2025, 3, 5, 8)  # moved to 09:00 in Berlin
+        assert tx.series_occurrence(series.id) == "2025-03-05T07:00:00+00:00"  # its slot, 08:00
+        assert 20250305 not in meeting_facts(tx, series, None).cancelled_occurrences
+        tx.upsert_meeting(
+            MeetingData(ical_uid=series.ical_uid or "", recurrence_id="2025-03-05T07:00:00+00:00",
+                        start_at=utc(2025, 3, 6, 8), end_at=utc(2025, 3, 6, 9), recurring=True, trusted=True)
+        )  # fmt: skip
+        assert 20250305 in meeting_facts(tx, series, None).cancelled_occurrences
+    store.close()
+
+
+def test_a_step_of_an_occurrence_the_series_left_is_never_written_with_the_next_ones_dates(
+    tmp_path: Path,
+) -> None:
+    from mailflow.config import Settings
+    from mailflow.engine.outgoing import gather
+    from mailflow.errors import PermanentError
+
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    with store.transaction() as tx:
+        old, _ = tx.plan_step(series, "take_action", 20250305, utc(2025, 3, 6, 8), "send")
+        assert tx.advance_occurrence(series, utc(2025, 3, 5, 7), utc(2025, 3, 12, 7), utc(2025, 3, 12, 7, 30))
+        current, _ = tx.plan_step(series, "take_action", 20250312, utc(2025, 3, 13, 8), "send")
+        with pytest.raises(PermanentError, match="earlier occurrence"):
+            gather(tx, old, Settings())  # a `mailflow retry` of a failed one, say
+        assert gather(tx, current, Settings()).meeting.id == series
     store.close()
