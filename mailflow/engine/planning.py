@@ -70,16 +70,35 @@ def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: 
     existing = [existing_step(row) for row in tx.list_steps(meeting.id)]
     others = _other_meetings(tx, meeting)
     actions = plan(facts, existing, config, now, other_meetings=others)
-    if meeting.recurrence_id and meeting.ical_uid and tx.find_meeting(meeting.ical_uid) is not None:
-        actions = [_asked_by_the_series(a) for a in actions]
+    asked = _prep_asked_elsewhere(tx, meeting)
+    if asked:
+        actions = [_skipped_prep(a, asked) for a in actions]
     return actions + _moved_occurrences(facts, existing, actions, now)
 
 
-def _asked_by_the_series(action: Action) -> Action:
-    """One occurrence's own row (later mail moved it): its series asked for the materials already."""
+def _prep_asked_elsewhere(tx: StoreTx, meeting: MeetingRow) -> str:
+    """Why this row of a series must not ask for materials ("" when it may): one request per series.
+
+    One occurrence's own row leaves it to the series' row; the series' row leaves it to an
+    occurrence's row that asked already (its mail came first)."""
+    if not meeting.ical_uid or not meeting.recurring:
+        return ""
+    if meeting.recurrence_id:
+        if tx.find_meeting(meeting.ical_uid) is not None:
+            return "one occurrence of a series: the series' own meeting asks for materials"
+        return ""
+    for other in tx.list_meetings_of_uid(meeting.ical_uid):
+        if other.id != meeting.id and any(
+            s.step == "prep_request" and s.state not in ("cancelled", "skipped")
+            for s in tx.list_steps(other.id)
+        ):
+            return f"meeting {other.id}, one occurrence of this series, asked for materials already"
+    return ""
+
+
+def _skipped_prep(action: Action, reason: str) -> Action:
     if action.step.step != "prep_request" or action.kind not in ("add", "retime", "restore"):
         return action
-    reason = "one occurrence of a series: the series' own meeting asks for materials"
     return Action("skip", action.step, reason, new=action.kind == "add")
 
 

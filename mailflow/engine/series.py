@@ -79,6 +79,8 @@ def _advance(
         return  # its own steps first: they are written from this occurrence's times
     found = next_occurrence(calendar, zone, now, skip=overridden)
     with store.transaction() as tx:
+        if tx.get_series(meeting.id) != calendar:
+            return  # new mail about the series came meanwhile: the next cycle reads its calendar
         if found is None or found[0] <= was:
             if tx.forget_series(meeting.id, calendar):
                 summary.ended += 1

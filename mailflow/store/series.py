@@ -48,6 +48,11 @@ class SeriesQueries(RecordQueries):
         query = select(c.recurrence_id).where(c.ical_uid == ical_uid, c.recurrence_id != "")
         return frozenset(self.connection.scalars(query))
 
+    def list_meetings_of_uid(self, ical_uid: str) -> list[MeetingRow]:
+        """The series' row and its occurrences' own rows."""
+        query = select(meetings).where(meetings.c.ical_uid == ical_uid).order_by(meetings.c.id)
+        return [MeetingRow(**r._mapping) for r in self.connection.execute(query)]
+
     def forget_series(self, meeting_id: int, calendar: str | None = None) -> bool:
         """Stop following the series; with ``calendar``, only if that is still the kept one (new mail
         may have extended the series meanwhile).  New mail about it starts following it again."""

@@ -25,6 +25,7 @@ UTC; a database error leaves as :class:`~mailflow.errors.StoreError`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -225,8 +226,14 @@ class StoreTx(SeriesQueries):
         self.connection.execute(delete(attachments).where(owned))
         self.connection.execute(delete(meetings).where(meetings.c.id.in_(meeting_ids)))
         # other series whose kept calendar names them (an attendee of a group series) are no longer followed
-        named = func.lower(meeting_series.c.calendar).contains(contact.address.lower(), autoescape=True)
-        self.connection.execute(delete(meeting_series).where(named))
+        named = [
+            meeting_id
+            for meeting_id, calendar in self.connection.execute(
+                select(meeting_series.c.meeting_id, meeting_series.c.calendar)
+            )
+            if contact.address in calendar_addresses(calendar)
+        ]
+        self.connection.execute(delete(meeting_series).where(meeting_series.c.meeting_id.in_(named)))
         self.connection.execute(delete(contacts).where(contacts.c.id == contact_id))
         # files are stored by content: one another contact also sent must stay on disk
         shared = set(self.connection.scalars(select(attachments.c.path).where(attachments.c.path.in_(paths))))
@@ -439,3 +446,12 @@ def _owner_safe_values(data: MeetingData) -> dict[str, Any]:
     if data.contact_timezone:
         values["contact_timezone"] = data.contact_timezone
     return values
+
+
+_FOLD = re.compile(r"\r?\n[ \t]")
+_MAILTO = re.compile(r"mailto:([^\s;:,\"<>]+)", re.IGNORECASE)
+
+
+def calendar_addresses(calendar: str) -> set[str]:
+    """The addresses a calendar text names (ORGANIZER, ATTENDEE: ``mailto:``), lines unfolded, normalised."""
+    return {normalise_address(found) for found in _MAILTO.findall(_FOLD.sub("", calendar))}

@@ -57,12 +57,14 @@ def test_advancing_needs_the_occurrence_it_was_read_for(store: Store) -> None:
 def test_forgetting_the_contact_forgets_the_series_and_every_kept_calendar_naming_them(store: Store) -> None:
     theirs, group, other = _series(store, "gone@x"), _series(store, "group@x"), _series(store, "other@x")
     with store.transaction() as tx:
-        tx.set_series(group, "ATTENDEE;CN=Gone:mailto:Gone@Example.org\nATTENDEE:mailto:sam@example.org")
+        # folded inside the address, as Google folds at 75 octets; a longer address is someone else
+        tx.set_series(group, "ATTENDEE;CN=Gone:mailto:Gone@Exam\r\n ple.org\nATTENDEE:mailto:sam@example.org")
+        tx.set_series(other, "ATTENDEE:mailto:regone@example.org\nATTENDEE:mailto:gone@example.org.uk")
         contact = tx.upsert_contact("gone@example.org")
         tx.set_counterpart(theirs, contact.id)
         tx.forget_contact(contact.id)
         assert tx.get_series(theirs) is None and tx.get_series(group) is None
-        assert tx.get_series(other) == "calendar of other@x"
+        assert tx.get_series(other) is not None
         assert tx.get_meeting(group) is not None  # the meeting stays; only its series is not followed
 
 

@@ -225,6 +225,15 @@ def test_an_occurrence_the_contact_moves_in_a_series_they_organise_keeps_its_ste
     assert own.trusted and own.state == "scheduled"  # the series' trust, not a stranger's pending invite
 
 
+def test_one_occurrences_mail_read_before_its_series_asks_for_materials_once_in_all(world: World) -> None:
+    second = THURSDAY + timedelta(days=7)
+    early = one_occurrence(
+        second, second + timedelta(days=1), MONDAY - timedelta(days=1), uid="series@google.com"
+    )
+    run_days(world, 3, [(MONDAY, early), (MONDAY + timedelta(hours=5), weekly(THURSDAY, 0))])
+    assert world.sent_steps().count("prep_request#0") == 1, world.sent_steps()
+
+
 def test_a_strangers_mail_about_one_occurrence_changes_nothing(world: World) -> None:
     world.source.add(weekly(THURSDAY, 0))
     second = THURSDAY + timedelta(days=7)
