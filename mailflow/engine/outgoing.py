@@ -79,10 +79,10 @@ def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
         raise PermanentError(
             f"step {step.id}: its meeting {step.meeting_id} no longer exists", backend="compose"
         )
-    if meeting.recurring and step.step in _PER_OCCURRENCE and step.occurrence != occurrence_of(meeting):
+    if step.step in _PER_OCCURRENCE and step.occurrence != occurrence_of(meeting):
         raise PermanentError(
-            f"step {step.id} ({step.step}) belongs to an earlier occurrence of a series that has moved on; "
-            "it is not sent with another occurrence's dates",
+            f"step {step.id} ({step.step}) belongs to an occurrence its meeting no longer stands for (a series "
+            "that moved on, or one that became a single meeting); it is not sent with other dates",
             backend="compose",
         )
     contact = tx.get_contact(meeting.counterpart_id) if meeting.counterpart_id is not None else None
