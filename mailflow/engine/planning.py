@@ -70,35 +70,44 @@ def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: 
     existing = [existing_step(row) for row in tx.list_steps(meeting.id)]
     others = _other_meetings(tx, meeting)
     actions = plan(facts, existing, config, now, other_meetings=others)
-    asked = _prep_asked_elsewhere(tx, meeting)
+    asked, final = _prep_asked_elsewhere(tx, meeting)
     if asked:
-        actions = [_skipped_prep(a, asked) for a in actions]
+        actions = [a for a in (_skipped_prep(a, asked, final) for a in actions) if a is not None]
     return actions + _moved_occurrences(facts, existing, actions, now)
 
 
-def _prep_asked_elsewhere(tx: StoreTx, meeting: MeetingRow) -> str:
-    """Why this row of a series must not ask for materials ("" when it may): one request per series.
+def _prep_asked_elsewhere(tx: StoreTx, meeting: MeetingRow) -> tuple[str, bool]:
+    """Why this row of a series must not ask for materials ("" when it may), and whether for good.
 
-    One occurrence's own row leaves it to the series' row; the series' row leaves it to an
-    occurrence's row that asked already (its mail came first)."""
+    One request per series: one occurrence's own row leaves it to the series' row; the series' row
+    leaves it to an occurrence's row that asked already (its mail came first), and waits while that
+    one is only planned (if it is cancelled, the series' row asks after all)."""
     if not meeting.ical_uid or not meeting.recurring:
-        return ""
+        return "", False
     if meeting.recurrence_id:
         if tx.find_meeting(meeting.ical_uid) is not None:
-            return "one occurrence of a series: the series' own meeting asks for materials"
-        return ""
+            return "one occurrence of a series: the series' own meeting asks for materials", True
+        return "", False
+    waiting = ""
     for other in tx.list_meetings_of_uid(meeting.ical_uid):
-        if other.id != meeting.id and any(
-            s.step == "prep_request" and s.state not in ("cancelled", "skipped")
-            for s in tx.list_steps(other.id)
-        ):
-            return f"meeting {other.id}, one occurrence of this series, asked for materials already"
-    return ""
+        states = (
+            {s.state for s in tx.list_steps(other.id) if s.step == "prep_request"}
+            if other.id != meeting.id
+            else set()
+        )
+        if states & {"sending", "sent", "uncertain"}:
+            return f"meeting {other.id}, one occurrence of this series, asked for materials already", True
+        if "pending" in states:
+            waiting = f"meeting {other.id}, one occurrence of this series, is about to ask for materials"
+    return waiting, False
 
 
-def _skipped_prep(action: Action, reason: str) -> Action:
+def _skipped_prep(action: Action, reason: str, final: bool) -> Action | None:
+    """A prep_request action turned into a recorded skip (for good), or held back (while another waits)."""
     if action.step.step != "prep_request" or action.kind not in ("add", "retime", "restore"):
         return action
+    if not final:
+        return None
     return Action("skip", action.step, reason, new=action.kind == "add")
 
 
@@ -113,10 +122,23 @@ def _moved_occurrences(
     Occurrences are numbered by date (see :func:`occurrence_of`), so a pending
     row of another, not yet past, occurrence belongs to a date the series left.
     """
-    if not facts.recurring:
-        return []
-    today = int(now.astimezone(UTC).strftime("%Y%m%d"))
     touched = {(a.step.step, a.step.occurrence) for a in actions}
+    if not facts.recurring:  # a series that became a single meeting: its occurrences' rows are not its
+        return [
+            Action(
+                "cancel",
+                PlannedStep(
+                    facts.id, row.step, row.occurrence, row.due_at, row.mode, STEP_AUDIENCE[row.step]
+                ),
+                "the series became a single meeting",
+            )
+            for row in existing
+            if row.state == "pending"
+            and row.occurrence != 0
+            and row.step != "stay_in_touch"
+            and row.key not in touched
+        ]
+    today = int(now.astimezone(UTC).strftime("%Y%m%d"))
     return [
         Action(
             "cancel",

@@ -39,8 +39,9 @@ SETTLE = timedelta(hours=1)
 #: steps of a finished occurrence still waiting this long after it (held: a paused meeting, no
 #: counterpart chosen) are skipped, with the reason, and the series moves on
 STALE_AFTER = timedelta(days=7)
-#: a step in these states holds its series on its occurrence (failed and uncertain ones may be retried)
-_UNRESOLVED = ("pending", "sending", "failed", "uncertain")
+#: a step in these states holds its series on its occurrence (a failed or uncertain one does not: the
+#: next occurrence must not wait a week on it, and composing refuses it once the series has moved on)
+_UNRESOLVED = ("pending", "sending")
 
 
 @dataclass

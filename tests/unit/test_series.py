@@ -234,3 +234,34 @@ def test_a_step_of_an_occurrence_the_series_left_is_never_written_with_the_next_
             gather(tx, old, Settings())  # a `mailflow retry` of a failed one, say
         assert gather(tx, current, Settings()).meeting.id == series
     store.close()
+
+
+def test_a_failed_step_does_not_hold_the_series(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    with store.transaction() as tx:
+        step, _ = tx.plan_step(weekly, "thank_you", 20250305, utc(2025, 3, 5, 10), "send")
+        assert tx.claim_step(step.id, "<t@x>") and tx.mark_failed(step.id, "550 no such user")
+    assert advance_series(store, BERLIN, utc(2025, 3, 5, 12)).advanced == 1  # not a week's wait on it
+    store.close()
+
+
+def test_one_materials_request_per_series_whichever_row_asks(tmp_path: Path) -> None:
+    from mailflow.engine.planning import _prep_asked_elsewhere
+
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
+    with store.transaction() as tx:
+        master = tx.get_meeting(series)
+        assert master is not None and master.ical_uid
+        own, _ = tx.upsert_meeting(
+            MeetingData(ical_uid=master.ical_uid, recurrence_id="2025-03-12T07:00:00+00:00", recurring=True,
+                        start_at=utc(2025, 3, 13, 7), end_at=utc(2025, 3, 13, 8), trusted=True)
+        )  # fmt: skip
+        assert _prep_asked_elsewhere(tx, own)[1]  # the occurrence's row leaves it to the series, for good
+        asked, _ = tx.plan_step(own.id, "prep_request", 0, utc(2025, 3, 1), "send")
+        assert not _prep_asked_elsewhere(tx, master)[1]
+        assert "about to ask" in _prep_asked_elsewhere(tx, master)[0]  # held while the other is planned
+        tx.cancel_step(asked.id, "that occurrence was cancelled")
+        assert _prep_asked_elsewhere(tx, master) == ("", False)  # then the series asks after all
+    store.close()
