@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +26,13 @@ def calendar(
         f"DTSTAMP:20250101T000000Z\r\nDTSTART;TZID=Europe/Berlin:{start}\r\nDTEND;TZID=Europe/Berlin:{end}\r\n"
         f"RRULE:{rule}\r\n{extra}SUMMARY:Weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    yield opened
+    opened.close()
 
 
 def utc(*args: int) -> datetime:
@@ -92,8 +100,7 @@ def _series_meeting(store: Store, rule: str, *, state: str = "scheduled") -> int
     return meeting.id
 
 
-def test_advance_waits_for_the_occurrence_to_end_and_its_steps_to_go_out(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+def test_advance_waits_for_the_occurrence_to_end_and_its_steps_to_go_out(store: Store) -> None:
     weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     ended = _series_meeting(store, "FREQ=WEEKLY;COUNT=9")
     cancelled = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE", state="cancelled")
@@ -118,11 +125,9 @@ def test_advance_waits_for_the_occurrence_to_end_and_its_steps_to_go_out(tmp_pat
         assert tx.get_series(ended) is None and tx.get_series(weekly) is not None
     again = advance_series(store, BERLIN, utc(2025, 3, 6, 10))
     assert (again.advanced, again.ended) == (0, 0)  # nothing is read twice
-    store.close()
 
 
-def test_a_step_held_for_long_is_skipped_with_the_reason_and_the_series_moves_on(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+def test_a_step_held_for_long_is_skipped_with_the_reason_and_the_series_moves_on(store: Store) -> None:
     weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     with store.transaction() as tx:
         held, _ = tx.plan_step(weekly, "thank_you", 20250305, utc(2025, 3, 5, 10), "send")
@@ -137,7 +142,6 @@ def test_a_step_held_for_long_is_skipped_with_the_reason_and_the_series_moves_on
         meeting = tx.get_meeting(weekly)
     assert step.state == "skipped" and "moved on" in step.reason
     assert meeting is not None and meeting.start_at == utc(2025, 3, 19, 7)  # the first not over a week later
-    store.close()
 
 
 def test_an_all_day_occurrence_passed_over_east_of_utc_does_not_end_the_series() -> None:
@@ -149,11 +153,10 @@ def test_an_all_day_occurrence_passed_over_east_of_utc_does_not_end_the_series()
     assert found == (utc(2025, 1, 21, 23), utc(2025, 1, 22, 23), "2025-01-22")
 
 
-def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(tmp_path: Path) -> None:
+def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(store: Store) -> None:
     weekly = calendar("FREQ=WEEKLY;BYDAY=WE")
     skipped = frozenset({utc(2025, 3, 12, 7).isoformat(), utc(2025, 3, 19, 7).isoformat()})
     assert next_occurrence(weekly, BERLIN, utc(2025, 3, 6), skip=skipped)[0] == utc(2025, 3, 26, 7)  # type: ignore[index]
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
     series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     with store.transaction() as tx:
         master = tx.get_meeting(series)
@@ -168,11 +171,9 @@ def test_occurrences_that_later_mail_moved_or_cancelled_are_passed_over(tmp_path
         assert tx.overridden_occurrences(master.ical_uid) == {utc(2025, 3, 12, 7).isoformat()}
         advanced = tx.get_meeting(series)
     assert advanced is not None and advanced.start_at == utc(2025, 3, 19, 7)  # the moved one has its own row
-    store.close()
 
 
-def test_a_series_uses_the_notes_of_its_current_occurrence_only(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+def test_a_series_uses_the_notes_of_its_current_occurrence_only(store: Store) -> None:
     series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     with time_machine.travel(utc(2025, 2, 26, 9), tick=False), store.transaction() as tx:
         tx.add_note(series, "last week: read the book")
@@ -187,7 +188,6 @@ def test_a_series_uses_the_notes_of_its_current_occurrence_only(tmp_path: Path) 
         assert meeting is not None and one is not None
         assert [n.text for n in occurrence_notes(tx, meeting)] == ["this week: call Sam"]
         assert [n.text for n in occurrence_notes(tx, one)] == ["about the single meeting"]
-    store.close()
 
 
 def test_the_series_row_drops_its_occurrence_by_its_slot_even_when_the_invite_had_moved_it(
@@ -218,13 +218,12 @@ def test_the_series_row_drops_its_occurrence_by_its_slot_even_when_the_invite_ha
 
 
 def test_a_step_of_an_occurrence_the_series_left_is_never_written_with_the_next_ones_dates(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
     from mailflow.config import Settings
     from mailflow.engine.outgoing import gather
     from mailflow.errors import PermanentError
 
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
     series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     with store.transaction() as tx:
         old, _ = tx.plan_step(series, "take_action", 20250305, utc(2025, 3, 6, 8), "send")
@@ -233,23 +232,19 @@ def test_a_step_of_an_occurrence_the_series_left_is_never_written_with_the_next_
         with pytest.raises(PermanentError, match="no longer stands for"):
             gather(tx, old, Settings())  # a `mailflow retry` of a failed one, say
         assert gather(tx, current, Settings()).meeting.id == series
-    store.close()
 
 
-def test_a_failed_step_does_not_hold_the_series(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+def test_a_failed_step_does_not_hold_the_series(store: Store) -> None:
     weekly = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     with store.transaction() as tx:
         step, _ = tx.plan_step(weekly, "thank_you", 20250305, utc(2025, 3, 5, 10), "send")
         assert tx.claim_step(step.id, "<t@x>") and tx.mark_failed(step.id, "550 no such user")
     assert advance_series(store, BERLIN, utc(2025, 3, 5, 12)).advanced == 1  # not a week's wait on it
-    store.close()
 
 
-def test_one_materials_request_per_series_whichever_row_asks(tmp_path: Path) -> None:
+def test_one_materials_request_per_series_whichever_row_asks(store: Store) -> None:
     from mailflow.engine.planning import _prep_asked_elsewhere
 
-    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
     series = _series_meeting(store, "FREQ=WEEKLY;BYDAY=WE")
     with store.transaction() as tx:
         master = tx.get_meeting(series)
@@ -264,4 +259,3 @@ def test_one_materials_request_per_series_whichever_row_asks(tmp_path: Path) -> 
         assert "about to ask" in _prep_asked_elsewhere(tx, master)[0]  # held while the other is planned
         tx.cancel_step(asked.id, "that occurrence was cancelled")
         assert _prep_asked_elsewhere(tx, master) == ("", False)  # then the series asks after all
-    store.close()
