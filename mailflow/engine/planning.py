@@ -123,34 +123,18 @@ def _moved_occurrences(
     row of another, not yet past, occurrence belongs to a date the series left.
     """
     touched = {(a.step.step, a.step.occurrence) for a in actions}
+    pending = [row for row in existing if row.state == "pending" and row.key not in touched]
     if not facts.recurring:  # a series that became a single meeting: its occurrences' rows are not its
-        return [
-            Action(
-                "cancel",
-                PlannedStep(
-                    facts.id, row.step, row.occurrence, row.due_at, row.mode, STEP_AUDIENCE[row.step]
-                ),
-                "the series became a single meeting",
-            )
-            for row in existing
-            if row.state == "pending"
-            and row.occurrence != 0
-            and row.step != "stay_in_touch"
-            and row.key not in touched
-        ]
+        left = [row for row in pending if row.occurrence != 0 and row.step != "stay_in_touch"]
+        return [_cancel(facts, row, "the series became a single meeting") for row in left]
     today = int(now.astimezone(UTC).strftime("%Y%m%d"))
-    return [
-        Action(
-            "cancel",
-            PlannedStep(facts.id, row.step, row.occurrence, row.due_at, row.mode, STEP_AUDIENCE[row.step]),
-            "the series moved: this occurrence no longer takes place",
-        )
-        for row in existing
-        if row.state == "pending"
-        and row.occurrence not in (0, facts.occurrence)
-        and row.occurrence >= today
-        and row.key not in touched
-    ]
+    left = [row for row in pending if row.occurrence not in (0, facts.occurrence) and row.occurrence >= today]
+    return [_cancel(facts, row, "the series moved: this occurrence no longer takes place") for row in left]
+
+
+def _cancel(facts: MeetingFacts, row: ExistingStep, reason: str) -> Action:
+    planned = PlannedStep(facts.id, row.step, row.occurrence, row.due_at, row.mode, STEP_AUDIENCE[row.step])
+    return Action("cancel", planned, reason)
 
 
 def meeting_facts(tx: StoreTx, meeting: MeetingRow, contact: ContactRow | None) -> MeetingFacts:

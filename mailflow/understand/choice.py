@@ -61,14 +61,10 @@ def following(reading: CalendarReading, ref: datetime) -> list[Occurrence]:
     if not masters or not masters[0].recurs or masters[0].start is None or _too_costly(masters[0]):
         return []
     master = masters[0]
-    calendar = icalendar.Calendar()
-    for event in (master, *(e for e in group if e.recurrence_id is not None)):
-        calendar.add_component(event.component)
     try:
-        found = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
-        found.sort(key=lambda c: _sort_key(c["DTSTART"].dt))
+        found = _expand(master, [e for e in group if e.recurrence_id is not None], ref)
         occurrences = []
-        for component in found:
+        for component in sorted(found, key=lambda c: _sort_key(c["DTSTART"].dt)):
             start, end = _align(master, component)
             slot = component["RECURRENCE-ID"].dt if "RECURRENCE-ID" in component else component["DTSTART"].dt
             occurrences.append(Occurrence(start, end, _align_one(master, slot)))
@@ -218,11 +214,8 @@ def _first_after(
     A bounded window, not ``after()``: dateutil walks every candidate day from
     DTSTART, and an impossible rule (30 February) would walk to the year 9999.
     """
-    calendar = icalendar.Calendar()
-    for event in (master, *overrides):
-        calendar.add_component(event.component)
     try:
-        found = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
+        found = _expand(master, overrides, ref)
     except Exception as exc:
         reasons.append(f"the recurrence cannot be expanded ({type(exc).__name__}); its first date is shown")
         return None
@@ -232,6 +225,15 @@ def _first_after(
         )
         return None
     return _align(master, min(found, key=lambda c: _sort_key(c["DTSTART"].dt)))
+
+
+def _expand(master: EventReading, overrides: list[EventReading], ref: datetime) -> list[Any]:
+    """The occurrence components of ``master`` (with ``overrides``) not over at ``ref``, within HORIZON."""
+    calendar = icalendar.Calendar()
+    for event in (master, *overrides):
+        calendar.add_component(event.component)
+    found: list[Any] = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
+    return found
 
 
 def _align_one(master: EventReading, value: datetime | date) -> datetime | date:

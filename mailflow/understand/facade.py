@@ -22,8 +22,8 @@ from mailflow.model import Kind, Person, Understanding
 from mailflow.text import one_line
 from mailflow.understand import headers as hdr
 from mailflow.understand import mime
-from mailflow.understand.calendar import kind_of, read_calendars
-from mailflow.understand.choice import Chosen, Occurrence, choose, following
+from mailflow.understand.calendar import CalendarReading, kind_of, read_calendars
+from mailflow.understand.choice import Chosen, choose, following
 from mailflow.understand.context import Context
 from mailflow.understand.forwards import Forward, find_forward, forward_subject, strip_subject_prefixes
 from mailflow.understand.links import find_meeting_url, meeting_url
@@ -164,7 +164,7 @@ def _calendar(
     draft.say(why, *chosen.reasons, *chosen.event.reasons)
     _event_fields(draft, chosen, reading.method)
     _times(draft, chosen)
-    _series(draft, chosen, texts, following(reading, ref) if ref is not None else [])
+    _series(draft, chosen, texts, reading, ref)
     event = chosen.event
     draft.fields["meeting_url"] = meeting_url(
         event.link_properties, event.location, [event.description, event.html_description, body]
@@ -197,7 +197,13 @@ def _event_fields(draft: _Draft, chosen: Chosen, method: str) -> None:
     )
 
 
-def _series(draft: _Draft, chosen: Chosen, texts: list[tuple[str, str]], upcoming: list[Occurrence]) -> None:
+def _series(
+    draft: _Draft,
+    chosen: Chosen,
+    texts: list[tuple[str, str]],
+    reading: CalendarReading,
+    ref: datetime | None,
+) -> None:
     """A series' calendar, kept so that its next occurrence can be read again as time passes, and
     the RECURRENCE-ID of the occurrence chosen (an override may have moved it off its slot)."""
     if not (chosen.recurring and chosen.event.recurs and chosen.event.recurrence_id is None):
@@ -207,6 +213,7 @@ def _series(draft: _Draft, chosen: Chosen, texts: list[tuple[str, str]], upcomin
         draft.say("the series' calendar is too large to keep; later occurrences come only with new mail")
         return
     draft.fields["series_calendar"] = calendar
+    upcoming = following(reading, ref) if ref is not None else []
     slot = next((o.recurrence_id for o in upcoming if o.start == chosen.start), chosen.start)
     draft.fields["series_occurrence"] = to_utc(slot) if slot is not None else ""
 
