@@ -217,10 +217,11 @@ class Recorder:
             and u.kind != "cancel"
         ):
             request = self.tx.find_open_request(contact.id)
+        keeps = existing is not None and self._keeps_its_occurrence(existing, u)
         occurrence = u.series_occurrence
-        if existing is not None and self._keeps_its_occurrence(existing, u):  # so does its RECURRENCE-ID
+        if keeps and existing is not None:  # the row stays on its occurrence, so does its RECURRENCE-ID
             occurrence = self.tx.series_occurrence(existing.id) or occurrence
-        data = self._meeting_data(u, contact, existing or request or series)
+        data = self._meeting_data(u, contact, existing or request or series, keep_times=keeps)
         if request is not None:
             meeting, applied = self.tx.attach_invite(request.id, data), True
             self.tally.meetings_updated += 1
@@ -272,12 +273,17 @@ class Recorder:
         return bool(sender) and sender == organizer and organizer not in self.known.owners
 
     def _meeting_data(
-        self, u: Understanding, contact: ContactRow | None, before: MeetingRow | None
+        self,
+        u: Understanding,
+        contact: ContactRow | None,
+        before: MeetingRow | None,
+        *,
+        keep_times: bool = False,
     ) -> MeetingData:
         trusted = u.trusted or (before is not None and (before.trusted or before.confirmed))
         state = "cancelled" if u.kind == "cancel" else ("scheduled" if trusted else "pending")
         start, end = self._times(u)
-        if before is not None and self._keeps_its_occurrence(before, u):
+        if keep_times and before is not None:
             # an update of a series whose current occurrence has begun: the row stays on that
             # occurrence (its after-meeting steps are written from its times); engine.series moves it on
             start, end = before.start_at, before.end_at
