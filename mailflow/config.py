@@ -245,6 +245,23 @@ class PlaybookSettings(Section):
         return merged
 
 
+class IntakeSettings(Section):
+    """Budgets that keep one stranger's mail from holding up everything else."""
+
+    #: CPU seconds one message may take to be understood; over it, it is kept as unreadable
+    message_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    #: memory for the worker that understands, e.g. "512MB"; over it, the message is kept as unreadable
+    message_memory: Annotated[str, Field(pattern=r"^\s*\d+\s*(KB|MB|GB)\s*$")] = "512MB"
+    #: seconds one daemon sync spends understanding before it commits and lets the routine run
+    sync_seconds: Annotated[float, Field(gt=0, le=86400)] = 120.0
+    #: with no successful sync for this long, mail to contacts is held (a cancel may be waiting unread)
+    stale_after: Duration = "30m"
+
+    def memory_bytes(self) -> int:
+        number, unit = re.match(r"^\s*(\d+)\s*(KB|MB|GB)\s*$", self.message_memory).groups()  # type: ignore[union-attr]
+        return int(number) * {"KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit]
+
+
 class DaemonSettings(Section):
     tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
     idle_slice_seconds: Annotated[float, Field(gt=0, le=600)] = 5.0
@@ -278,6 +295,7 @@ class Settings(BaseSettings):
     sending: SendingSettings = Field(default_factory=SendingSettings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
     playbook: PlaybookSettings = Field(default_factory=PlaybookSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
 
     @classmethod

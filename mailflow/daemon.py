@@ -1,10 +1,17 @@
-"""The daemon: one process that waits for mail and, between waits, runs cycles.
+"""The daemon: one process, three loops that never wait on each other.
 
-``schedule`` only ticks: every tick runs one engine cycle (sync, plan,
-dispatch), and everything due is read from the store through the one clock,
-so nothing is kept in memory that a crash could lose.  Between ticks the
-daemon waits for new mail with IMAP IDLE in short slices (or sleeps when
-polling), so a new invite is handled within a second or so.
+- intake: syncs, then waits for new mail with IMAP IDLE in short slices (or
+  sleeps when polling), so a new invite is read within a second or so; a sync
+  also runs every ``[mailbox] poll_interval`` as a safety net, and one sync
+  spends at most ``[intake] sync_seconds`` understanding before it records
+  what it has;
+- routine: every tick (and as soon as a sync recorded mail) moves recurring
+  series on, plans and dispatches; everything due is read from the store
+  through the one clock, so nothing is kept in memory that a crash could lose;
+- the main thread: the heartbeat every tick, and signals.
+
+The store serialises writers; the intake loop alone uses the mailbox's
+connection and the routine alone uses the sinks.
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ log = logging.getLogger("mailflow.daemon")
 class Cycle(Protocol):
     """What the daemon drives (the engine)."""
 
-    def run_cycle(self) -> object:
-        """One sync, one plan, one dispatch."""
+    def sync_mail(self, report: None = None, *, seconds: float | None = None) -> object:
+        """One sync, understanding for at most ``seconds``."""
+
+    def routine(self) -> object:
+        """Series, plan, dispatch."""
 
     def wait_for_mail(self, timeout: float) -> bool:
         """Block up to ``timeout`` seconds; True when new mail may have arrived."""
@@ -48,6 +58,10 @@ class DaemonOptions:
     idle_slice_seconds: float
     heartbeat_file: Path
     lock_file: Path
+    #: a sync (one NOOP when nothing is new) also runs this often without news from IDLE
+    poll_seconds: float = 5.0
+    #: what one sync of the daemon may spend understanding before the routine gets its turn
+    sync_seconds: float | None = None
 
 
 class Stopper:
@@ -104,33 +118,89 @@ def beat(heartbeat_file: Path) -> None:
 
 
 def run_forever(engine: Cycle, options: DaemonOptions, stopper: Stopper | None = None) -> None:
-    """The loop: tick on schedule, wait for mail in between, stop cleanly on a signal."""
+    """Three loops until a signal: mail, the routine, and the heartbeat.
+
+    The intake loop syncs and waits for mail (IDLE); the routine loop moves
+    series on, plans and dispatches every tick, and at once when mail came;
+    this thread writes the heartbeat every tick.  None waits on another's
+    server: a mailbox that does not answer holds up neither sending nor the
+    heartbeat, and a stalled SMTP server does not hold up reading mail.  A
+    fatal error (the database) in any loop stops them all and is raised here.
+    """
     stopper = stopper or Stopper()
-    scheduler = schedule.Scheduler()
-    tick = _guarded_tick(engine, options)
-    scheduler.every(max(1, round(options.tick_seconds))).seconds.do(tick)
+    mail_came = threading.Event()
     with single_instance(options.lock_file):
         log.info("mailflow daemon started (pid %d)", os.getpid())
+        loops = [
+            _Loop("intake", lambda: _intake(engine, options, stopper, mail_came), stopper),
+            _Loop("routine", lambda: _routine(engine, options, stopper, mail_came), stopper),
+        ]
         try:
-            tick()
-            while not stopper.stopping:
-                if engine.wait_for_mail(options.idle_slice_seconds) and not stopper.stopping:
-                    tick()  # new mail: do not wait for the next tick
-                if not stopper.stopping:
-                    scheduler.run_pending()
+            for loop in loops:
+                loop.start()
+            beat(options.heartbeat_file)
+            while not stopper.event.wait(options.tick_seconds):
+                beat(options.heartbeat_file)
         finally:
+            stopper.event.set()
+            mail_came.set()
+            for loop in loops:
+                loop.join()
             engine.close()
             log.info("mailflow daemon stopped")
+        for loop in loops:
+            if loop.failure is not None:
+                raise loop.failure
 
 
-def _guarded_tick(engine: Cycle, options: DaemonOptions) -> Callable[[], None]:
-    def tick() -> None:
+class _Loop(threading.Thread):
+    """One of the daemon's loops; a fatal error is kept for the main thread and stops the others."""
+
+    def __init__(self, name: str, body: Callable[[], None], stopper: Stopper) -> None:
+        super().__init__(name=f"mailflow-{name}", daemon=True)
+        self.body, self.stopper = body, stopper
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
         try:
-            engine.run_cycle()
-        except StoreError:
-            raise  # fatal: exit so the service manager restarts us
-        except Exception:  # one bad cycle never stops the daemon; the engine records the error
-            log.exception("a cycle failed; the next tick tries again")
-        beat(options.heartbeat_file)
+            self.body()
+        except BaseException as exc:  # StoreError, or a bug outside the guarded parts
+            log.error("the %s loop stopped: %s", self.name, exc)
+            self.failure = exc
+            self.stopper.event.set()
 
-    return tick
+
+def _intake(engine: Cycle, options: DaemonOptions, stopper: Stopper, mail_came: threading.Event) -> None:
+    last = -float("inf")
+    while not stopper.stopping:
+        if clock.monotonic() - last >= options.poll_seconds or _guarded(
+            lambda: engine.wait_for_mail(options.idle_slice_seconds)
+        ):
+            if stopper.stopping:
+                return
+            last = clock.monotonic()
+            _guarded(lambda: engine.sync_mail(seconds=options.sync_seconds))
+            mail_came.set()  # the routine plans what this sync recorded without waiting for its tick
+
+
+def _routine(engine: Cycle, options: DaemonOptions, stopper: Stopper, mail_came: threading.Event) -> None:
+    scheduler = schedule.Scheduler()
+    scheduler.every(max(1, round(options.tick_seconds))).seconds.do(_guarded, engine.routine)
+    _guarded(engine.routine)
+    while not stopper.stopping:
+        if mail_came.wait(min(1.0, options.tick_seconds)) and not stopper.stopping:
+            mail_came.clear()
+            _guarded(engine.routine)  # new mail: do not wait for the next tick
+        if not stopper.stopping:
+            scheduler.run_pending()
+
+
+def _guarded(part: Callable[[], object]) -> bool:
+    """Run one part; a fatal error (the database) goes up, any other is logged and the loop goes on."""
+    try:
+        return bool(part())
+    except StoreError:
+        raise  # fatal: exit so the service manager restarts us
+    except Exception:  # one bad part never stops the daemon; the engine records its own errors
+        log.exception("a part of the daemon failed; it runs again")
+        return False

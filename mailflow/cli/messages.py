@@ -8,9 +8,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mailflow.cli.app import app, handles_errors, out, print_json
+from mailflow.cli.app import app, handles_errors, out, print_json, settings
 from mailflow.cli.common import iso, open_store, shown
-from mailflow.store import MessageRow
+from mailflow.engine.intake import Intake
+from mailflow.sources import open_source
+from mailflow.store import MessageRow, Store
 from mailflow.text import one_line
 
 
@@ -19,13 +21,25 @@ from mailflow.text import one_line
 def messages(
     errors: bool = typer.Option(False, "--errors", help="Only the messages that could not be handled."),
     limit: int = typer.Option(50, "--limit", min=0, help="Show the latest N (0 shows all)."),
+    retry: int | None = typer.Option(
+        None,
+        "--retry",
+        metavar="ID",
+        help="Read message ID (from --errors) again: after an upgrade, or with a larger [intake] budget.",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the message log: mail mailflow read or sent, what it was understood as, and errors.
 
     A message that could not be handled stays untouched in the mailbox; its row
-    says why and where it is (the folder and UID, or the file).
+    says why and where it is (the folder and UID, or the file).  One over the
+    time or memory budget, or quarantined after crashes, can be read again with
+    ``--retry ID`` (for example with ``--set intake.message_seconds=60``).
     """
+    if retry is not None:
+        with open_store() as store:
+            _retry(store, retry, json_)
+        return
     with open_store() as store, store.read() as tx:
         rows = tx.list_messages(errors_only=errors)
     rows = rows[-limit:] if limit else rows
@@ -40,6 +54,25 @@ def messages(
             _print_error(row)
         return
     out.print(_table(rows))
+
+
+def _retry(store: Store, row_id: int, json_: bool) -> None:
+    current = settings()
+    intake = Intake(store, open_source(current), current)
+    try:
+        row = intake.retry(row_id)
+    finally:
+        intake.close()
+    if json_:
+        print_json(message_json(row))
+    elif row.error:
+        out.print(f"message {row_id} is still not understood (now #{row.id}):", soft_wrap=True)
+        out.print(f"  error: {escape(one_line(row.error, 500))}", soft_wrap=True)
+    if row.error:
+        raise typer.Exit(1)
+    else:
+        meeting = f", meeting {row.meeting_id}" if row.meeting_id else ""
+        out.print(f"message {row_id} is now understood: {row.kind}{meeting} (#{row.id})")
 
 
 def message_json(row: MessageRow) -> dict[str, Any]:

@@ -21,6 +21,8 @@ def daemon_options(current: Settings) -> DaemonOptions:
         idle_slice_seconds=current.daemon.idle_slice_seconds,
         heartbeat_file=current.daemon.heartbeat_file or data / "heartbeat",
         lock_file=current.daemon.lock_file or data / "mailflow.lock",
+        poll_seconds=current.daemon.tick_seconds,
+        sync_seconds=current.intake.sync_seconds,
     )
 
 

@@ -35,6 +35,7 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
                 "last_error": health.last_error,
                 "last_error_at": iso(health.last_error_at),
                 "failing_since": iso(health.failing_since),
+                "down": [{"side": d.side, "since": iso(d.since), "error": d.error} for d in health.down],
                 "paused": health.paused,
                 "next_step": step_json(next_step) if next_step else None,
                 "needs_attention": [step_json(s) for s in attention],
@@ -60,6 +61,12 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         if counts
         else "steps             none"
     )
+    for down in health.down:
+        out.print(
+            f"[red]{_SIDES[down.side]} failing[/red] since {shown(down.since)} ({_ago(down.since)}): "
+            f"{escape(one_line(down.error, 300))}",
+            soft_wrap=True,
+        )
     if health.last_error:
         out.print(f"[red]last error[/red]        {_ago(health.last_error_at)}: {escape(health.last_error)}")
     for step in attention:
@@ -68,6 +75,9 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
             f"[bold yellow]{step.state}[/bold yellow] step {step.id} ({step.step}, meeting {step.meeting_id}): "
             f"{escape(detail)}; `mailflow retry {step.id}` or `mailflow skip {step.id}`"
         )
+
+
+_SIDES = {"mailbox": "reading the mailbox", "routine": "the routine (planning, sending)"}
 
 
 def _heartbeat() -> datetime | None:

@@ -3,13 +3,16 @@
 It knows only the seams (``MailSource``, the ``Sinks``), the store and the
 pure layers.  Every error of one part is recorded and the next part still
 runs: a mailbox that cannot be reached does not stop steps that are due, and
-a failing SMTP server does not stop intake.  A problem that lasts longer than
+a failing SMTP server does not stop intake.  The two halves, :meth:`Engine.sync_mail`
+and :meth:`Engine.routine`, touch different connections (the source; the
+sinks), so the daemon runs each in a loop of its own.  A problem that lasts longer than
 ``[daemon] alert_after`` earns the owner one alert mail.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -70,11 +73,43 @@ class Engine:
         self.alert_after = parse_duration(settings.daemon.alert_after)
         self.should_stop = should_stop or (lambda: False)
         self.last_report = CycleReport()
+        #: alerts earned by either loop, sent by the routine (which owns the sinks)
+        self._alerts: queue.SimpleQueue[str] = queue.SimpleQueue()
 
     def run_cycle(self) -> CycleReport:
-        """One sync, recurring series moved on, one plan, one dispatch."""
+        """One sync (to the end), recurring series moved on, one plan, one dispatch."""
         report = CycleReport()
-        report.sync = self._part(report, "sync", self.intake.sync)
+        report.sync = self.sync_mail(report)
+        return self.routine(report)
+
+    def sync_mail(
+        self, report: CycleReport | None = None, *, seconds: float | None = None
+    ) -> SyncSummary | None:
+        """One sync, with the mailbox's health kept; ``seconds`` bounds the time spent understanding.
+
+        The daemon's intake loop calls this alone; an alert it earns is sent by
+        the next :meth:`routine` (the loop that owns the sinks).
+        """
+        report = report if report is not None else CycleReport()
+        before = len(report.errors)
+        summary = self._part(
+            report, "sync", lambda: self.intake.sync(seconds=seconds, should_stop=self.should_stop)
+        )
+        if summary is not None:
+            health.note_success(self.store, health.LAST_SYNC, health.MAILBOX)
+        else:
+            problem = "; ".join(report.errors[before:]) or "sync: failed"
+            alert = health.note_failure(
+                self.store, problem, alert_after=self.alert_after, side=health.MAILBOX
+            )
+            if alert:
+                self._alerts.put(alert)
+        return summary
+
+    def routine(self, report: CycleReport | None = None) -> CycleReport:
+        """Recurring series moved on, one plan, one dispatch, the routine's health and any alert due."""
+        report = report if report is not None else CycleReport()
+        before = len(report.errors)
         report.series = self._part(
             report, "series", lambda: advance_series(self.store, self.settings.owner_zone(), clock.now())
         )
@@ -82,7 +117,7 @@ class Engine:
         report.paused = health.is_paused(self.store)
         if not report.paused and not self.should_stop():
             report.dispatch = self._part(report, "dispatch", self._dispatch)
-        self._keep_health(report)
+        self._keep_health(report, report.errors[before:])
         self.last_report = report
         _log_cycle(report)
         return report
@@ -116,20 +151,21 @@ class Engine:
             log.exception("%s failed unexpectedly", name)
         return None
 
-    def _keep_health(self, report: CycleReport) -> None:
-        if report.sync is not None:
-            health.note_success(self.store, health.LAST_SYNC)
+    def _keep_health(self, report: CycleReport, errors: list[str]) -> None:
         stuck = []
         if report.dispatch is not None:  # refused logins and 4xx are deferred, not failed: they count too
             stuck = [o for o in report.dispatch.outcomes if o.result in ("failed", "deferred", "unresolved")]
-        problems = report.errors + [f"step {o.step_id} ({o.step}) {o.result}: {o.detail}" for o in stuck]
+        problems = errors + [f"step {o.step_id} ({o.step}) {o.result}: {o.detail}" for o in stuck]
         if report.dispatch is not None and not problems:
-            health.note_success(self.store, health.LAST_DISPATCH)
-        if not problems:
-            return
-        alert = health.note_failure(self.store, "; ".join(problems), alert_after=self.alert_after)
-        if alert and not self.dry_run:
-            report.alert_sent = self._send_alert(alert)
+            health.note_success(self.store, health.LAST_DISPATCH, health.ROUTINE)
+        elif problems:
+            alert = health.note_failure(self.store, "; ".join(problems), alert_after=self.alert_after)
+            if alert:
+                self._alerts.put(alert)
+        while not self._alerts.empty():
+            text = self._alerts.get()
+            if not self.dry_run:
+                report.alert_sent = self._send_alert(text) or report.alert_sent
 
     def _send_alert(self, text: str) -> bool:
         """One mail to the owner; if even that cannot go out, the log and `status` still show it."""

@@ -13,20 +13,26 @@ the network: fetching and parsing happen before it opens.
 
 A message that cannot be understood (or recorded) is logged with the error
 and its location, stays untouched in the mailbox, and the next one goes on;
-``mailflow messages --errors`` lists them.  Only a broken database
+``mailflow messages --errors`` lists them.  Every message is understood in a
+worker process under a CPU and a memory budget (``engine.workers``); one over
+it is logged as unreadable with that reason.  Before a batch is read, one
+more attempt at each of its messages is committed, and the batch's write
+forgets them: a message that was being read when mailflow died twice is kept
+aside (quarantined) instead of read a third time.  A daemon's sync stops
+understanding after ``[intake] sync_seconds``: what is done is written with a
+cursor just before the first message not done, and the next sync goes on.  Only a broken database
 (``StoreError``) or an unreachable source (``TransientError`` after the
 source's own retries) ends a sync early, with nothing of that batch written.
 
-On a large sync (more batches to come, or a batch with many candidates)
-the understanding, the one expensive step, runs in worker processes
-(``engine.workers``: forked, one per CPU but one, the same results as the serial
-path), and this process works one batch ahead meanwhile: while the workers
+The understanding, the one expensive step, runs in the worker processes
+(forked, one per CPU but one, the same results as the one-process path), and
+this process works one batch ahead meanwhile: while the workers
 parse batch N+1 it writes batch N, and while they parse N it polls N+1.
 The source is asked to ``prefetch`` the batch after N+1 before N is
 written, so an IMAP server works on it meanwhile.
 Batch N+1 is triaged before N is written, so what N's records change is
 caught up before N+1 is written: mail from a contact that N created is
-picked late (and understood here), and N's Message-IDs are looked up again.
+picked late, and N's Message-IDs are looked up again.
 
 Use::
 
@@ -42,9 +48,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -53,11 +57,11 @@ from mailflow.config import Settings
 from mailflow.engine.attachments import AttachmentFolder, SavedFile
 from mailflow.engine.records import Prepared, Recorder, Tally, without_attachment_data
 from mailflow.engine.triage import Known
-from mailflow.engine.workers import Understand, Workers, result, understood
-from mailflow.errors import BackendError, TransientError
+from mailflow.engine.workers import Budget, Job, Understand, Workers
+from mailflow.errors import BackendError, TransientError, UsageError
 from mailflow.model import MessageRef, Understanding
 from mailflow.sources import DEFAULT_BATCH, Incoming, MailSource
-from mailflow.store import Store, StoreTx
+from mailflow.store import MessageRow, Store, StoreTx
 from mailflow.text import one_line
 from mailflow.understand import Context, understand
 
@@ -67,10 +71,8 @@ log = logging.getLogger("mailflow.engine.intake")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: whole messages held in memory at once while fetching
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024
-#: a batch with more candidates than this is understood in worker processes
-PARALLEL_FROM = 50
-#: ...and so is one with at least this many when more batches follow (a first sync), or followed
-PARALLEL_BACKLOG_FROM = 4
+#: a message whose understanding was cut short by this many crashes is kept aside (quarantined)
+QUARANTINE_AFTER = 2
 #: kinds that count as "handled" for mark_done
 _HANDLED = ("invite", "update", "cancel", "reply", "counter", "request", "contact_reply", "owner_notes")
 
@@ -89,16 +91,28 @@ class _OneFailed(Exception):
     """A message failed in the optimistic pass: the batch is written again, carefully."""
 
 
+class _Deadline:
+    """When a sync stops understanding: a time budget (the daemon's), a stop request, or never."""
+
+    def __init__(self, seconds: float | None, should_stop: Callable[[], bool] | None) -> None:
+        self.at = None if seconds is None else clock.monotonic() + seconds
+        self.should_stop = should_stop
+
+    def passed(self) -> bool:
+        if self.should_stop is not None and self.should_stop():
+            return True
+        return self.at is not None and clock.monotonic() >= self.at
+
+
 @dataclass
 class _Pending:
     """A batch's messages on their way to being understood: done, or in a worker with its raw bytes."""
 
     context: Context
     done: list[Prepared] = field(default_factory=list)
-    waiting: list[tuple[Incoming, bytes, datetime, Future[Understanding] | None]] = field(
-        default_factory=list
-    )
-    parallel: bool = False
+    waiting: list[tuple[Incoming, bytes, Job]] = field(default_factory=list)
+    #: the first message left for the next sync when the deadline passed (None: all understood)
+    cut: Incoming | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,7 @@ class _Batch:
     cursor: str
     known: Known
     prechecked: frozenset[str]
+    attempted: list[MessageRef] = field(default_factory=list)
 
 
 @dataclass
@@ -119,11 +134,17 @@ class SyncSummary(Tally):
     skipped: int = 0
     vanished: int = 0
     batches: int = 0
+    #: messages over the CPU or memory budget, and those kept aside after crashes
+    over_budget: int = 0
+    quarantined: int = 0
     first_sync: bool = False
+    #: the time budget ran out (or a stop came) with mail left to read: the next sync goes on
+    more: bool = False
     cursor: str = ""
 
     def merge(self, other: SyncSummary) -> None:
         """Add ``other``'s counts (not its flags or cursor)."""
+        self.more = self.more or other.more
         for f in fields(self):
             if f.type == "int":
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
@@ -167,8 +188,8 @@ class Intake:
     ) -> None:
         self.store, self.source, self.settings = store, source, settings
         self.understand = understand_fn
-        #: worker processes for a large batch (None: one fewer than the CPUs; 0: all in this process)
-        self.workers = Workers(workers)
+        #: the budgeted worker processes (None: one fewer than the CPUs, at least one; 0: all here)
+        self.workers = Workers(workers, Budget.from_settings(settings))
         self.batch_size, self.fetch_chunk_bytes = max(1, batch_size), fetch_chunk_bytes
         self.files = AttachmentFolder(settings.data_folder(), settings.data.max_attachment_bytes)
         self.zone = settings.owner_zone()
@@ -181,8 +202,20 @@ class Intake:
         """Close the source's connection (the store belongs to the caller)."""
         self.source.close()
 
-    def sync(self, *, progress: Progress | None = None, max_batches: int | None = None) -> SyncSummary:
+    def sync(
+        self,
+        *,
+        progress: Progress | None = None,
+        max_batches: int | None = None,
+        seconds: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SyncSummary:
         """Read everything new (or ``max_batches`` batches) and record it.
+
+        ``seconds``: stop understanding after this long (the daemon's ``[intake]
+        sync_seconds``), record what is done and leave the rest for the next
+        sync (``more`` says so); ``should_stop`` likewise, for a daemon asked
+        to stop.
 
         Raises ``TransientError`` when the source stays unreachable (nothing of
         the unfinished batch is written), ``AuthError``/``PermanentError`` for
@@ -196,10 +229,50 @@ class Intake:
             known = Known.load(tx, self.settings.owner.addresses)
         summary.first_sync = cursor is None
         context = Context.from_settings(self.settings, is_our_message_id=known.is_ours)
+        self.workers.start(self.understand, context)
+        self._deadline = _Deadline(seconds, should_stop)
+        self._unwritten: set[MessageRef] = set()
         try:
             return self._sync(cursor, known, context, summary, progress, max_batches)
         finally:
             self.workers.stop()
+            self._put_back_unwritten()
+
+    def retry(self, message_row_id: int) -> MessageRow:
+        """Read one logged message again (an error row: over a budget, quarantined, unreadable) and
+        record it afresh, replacing its old row; returns the new row (which may have an error again).
+
+        It is fetched from the source where the log says it is and understood
+        under the budget of the current settings (a larger one may be set for
+        this run).  ``UsageError`` when the row is no such message,
+        ``UnreadableMessage`` when it is no longer in the mailbox.
+        """
+        with self.store.read() as tx:
+            row = tx.get_message(message_row_id)
+            known = Known.load(tx, self.settings.owner.addresses)
+        ref = _retry_ref(row, message_row_id)
+        raw = self.source.fetch(ref)
+        context = Context.from_settings(self.settings, is_our_message_id=known.is_ours)
+        self.workers.start(self.understand, context)
+        try:
+            understanding = self.workers.understand_now(raw, clock.now())
+        finally:
+            self.workers.stop()
+        assert row is not None
+        item = Incoming(ref, len(raw), sender=row.sender, message_id=row.message_id, subject=row.subject)
+        prepared = self._prepared(item, raw, understanding)
+        with self.store.transaction() as tx:
+            tx.delete_message(message_row_id)
+            tx.clear_attempts(self.source.key, [ref])
+            recorder = Recorder(tx, self.zone, Tally(), known)
+            new_row = recorder.record(prepared)
+            if new_row is None:  # recorded meanwhile from another copy: the log keeps that one
+                new_row = recorder.already_recorded(
+                    understanding.message_id or row.message_id, prepared.content_hash
+                )
+        if new_row is None:
+            raise UsageError(f"message {message_row_id} is recorded already; nothing to retry")
+        return new_row
 
     def _sync(
         self,
@@ -210,8 +283,9 @@ class Intake:
         progress: Progress | None,
         max_batches: int | None,
     ) -> SyncSummary:
-        begun: _Started | None = None  # read and (maybe in the workers) being understood; not yet written
+        begun: _Started | None = None  # read and (in the workers) being understood; not yet written
         polling = max_batches is None or max_batches > 0
+        over_budget_before = self.workers.over_budget
         while polling or begun is not None:
             items: list[Incoming] = []
             next_cursor, started, backlog = cursor, None, self.source.backlog()
@@ -223,12 +297,20 @@ class Intake:
                     self.source.prefetch()  # the server reads the next batch while this one is written
             try:
                 if begun is not None:
-                    self._end(begun, summary)
+                    written = self._end(begun, summary)
+                    if (
+                        written != begun.cursor
+                    ):  # cut short: the rest (and ``started``) waits for the next sync
+                        cursor, begun, summary.more = written, None, True
+                        break
                     if started is not None:  # what begun recorded is looked up again
                         started.prechecked -= {i.message_id for i in begun.fresh}
-                if started is not None and not started.pending.parallel:
-                    self._end(started, summary)  # nothing in the workers: nothing to wait for
+                if started is not None and not self.workers.available:  # understood already: write it now
+                    written = self._end(started, summary)
                     started = None
+                    if written != next_cursor:
+                        cursor, summary.more = written, True
+                        break
                 if not items and next_cursor is not None and next_cursor != cursor:
                     self._save_cursor(cursor, next_cursor)
             except _CursorMoved as moved:  # another sync of this source wrote first: follow it
@@ -246,6 +328,9 @@ class Intake:
             polling = (
                 polling and bool(items) and backlog != 0 and (max_batches is None or batches < max_batches)
             )
+            if polling and self._deadline.passed():
+                polling, summary.more = False, True
+        summary.over_budget += self.workers.over_budget - over_budget_before
         summary.cursor = cursor or ""
         return summary
 
@@ -287,34 +372,40 @@ class Intake:
         prechecked = frozenset(item.message_id for item in fresh if item.message_id)
         return _Started(fresh, skipped, pending, counts, known, polled_from, cursor, prechecked)
 
-    def _end(self, started: _Started, summary: SyncSummary) -> None:
-        """The understanding finished, then the batch's one write transaction and ``mark_done``."""
+    def _end(self, started: _Started, summary: SyncSummary) -> str:
+        """The understanding finished (or cut short), then the batch's one write transaction and
+        ``mark_done``; returns the cursor written (``started.cursor`` unless cut short)."""
         self._pick_late(started)
-        counts, fresh = started.counts, started.fresh
+        counts, fresh, cursor = started.counts, started.fresh, started.cursor
         prepared = sorted(self._settle(started.pending), key=lambda p: p.item.ref.uid)
+        cut = started.pending.cut
+        if cut is not None:  # what comes from the cut on is read again by the next sync
+            prepared = [p for p in prepared if p.item.ref.uid < cut.ref.uid]
+            fresh = [item for item in fresh if item.ref.uid < cut.ref.uid]
+            cursor = self.source.cursor_before(cut.ref)
+            log.info("understanding paused at %s; the next sync goes on from there", cut.ref.location)
         counts.vanished += len(fresh) - len(prepared)
-        batch = _Batch(prepared, started.polled_from, started.cursor, started.known, started.prechecked)
+        attempted = [item.ref for item in started.fresh]
+        batch = _Batch(prepared, started.polled_from, cursor, started.known, started.prechecked, attempted)
         tally, handled = (
             self._write(batch, careful=False) or self._write(batch, careful=True) or (Tally(), [])
         )
         counts.add(tally)
         summary.merge(counts)
         self._mark_done(handled)
+        return cursor
 
     def _pick_late(self, started: _Started) -> None:
         """What matters only since the batch was begun (a contact the batch before created)."""
         late = [item for item in started.skipped if started.known.why(item)]
-        if not late:
+        if not late or started.pending.cut is not None:
             return
         with self.store.read() as tx:
             fresh = _not_yet_recorded(tx, late)
         counts = started.counts
         counts.skipped -= len(late)
         counts.duplicates += len(late) - len(fresh)
-        self._settle(started.pending)  # those in the workers first: late ones are understood here
-        started.pending.done += self._settle(
-            self._prepare(fresh, started.pending.context, counts, serial=True)
-        )
+        started.pending.done += self._settle(self._prepare(fresh, started.pending.context, counts))
         started.fresh += fresh
         started.prechecked |= {item.message_id for item in fresh if item.message_id}
 
@@ -330,49 +421,76 @@ class Intake:
                 handled = [
                     p.item.ref for p in batch.prepared if _handled(self._record(tx, recorder, p, careful))
                 ]
+                tx.clear_attempts(self.source.key, batch.attempted)
                 tx.set_cursor(self.source.key, batch.cursor)
         except _OneFailed:
             return None  # rolled back: again, each message in its own savepoint
+        self._unwritten.difference_update(batch.attempted)
         batch.known.contacts |= recorder.new_contacts
         batch.known.meetings |= recorder.new_meetings
         return tally, handled
 
-    def _prepare(
-        self, items: list[Incoming], context: Context, counts: SyncSummary, *, serial: bool = False
-    ) -> _Pending:
-        """Fetch in chunks of bounded size; only the last chunk may still be in the workers on return."""
+    def _prepare(self, items: list[Incoming], context: Context, counts: SyncSummary) -> _Pending:
+        """Count the attempt, fetch in chunks of bounded size and hand each message to the workers;
+        only the last chunk may still be in the workers on return."""
         pending = _Pending(context, done=[_too_large(i) for i in items if i.size > MAX_MESSAGE_BYTES])
-        wanted = [item for item in items if item.size <= MAX_MESSAGE_BYTES]
+        wanted, quarantined = self._attempt([item for item in items if item.size <= MAX_MESSAGE_BYTES])
+        pending.done += [_quarantined(item) for item in quarantined]
+        counts.quarantined += len(quarantined)
         by_ref = {item.ref: item for item in wanted}
-        pending.parallel = (
-            not serial and self._parallel(len(wanted)) and self.workers.start(self.understand, context)
-        )
         for chunk in _chunks(wanted, self.fetch_chunk_bytes):
             self._settle(pending)  # one chunk's bytes in memory at a time
+            if pending.cut is not None:
+                pending.cut = min((pending.cut, chunk[0]), key=lambda item: item.ref.uid)
+                break
             for ref, raw in self.source.fetch_many([item.ref for item in chunk]):
-                at = clock.now()
-                future = self.workers.submit(raw, at) if pending.parallel else None
-                pending.waiting.append((by_ref[ref], raw, at, future))
+                pending.waiting.append((by_ref[ref], raw, self.workers.submit(raw, clock.now())))
                 counts.parsed += 1
         return pending
 
+    def _attempt(self, items: list[Incoming]) -> tuple[list[Incoming], list[Incoming]]:
+        """Count one more attempt at each of ``items`` (committed before any is read): those whose
+        attempts were cut short by crashes too often are kept aside instead."""
+        if not items:
+            return [], []
+        with self.store.transaction() as tx:
+            before = tx.bump_attempts(self.source.key, [item.ref for item in items])
+        self._unwritten.update(item.ref for item in items)
+        quarantined = [i for i in items if before.get((i.ref.uidvalidity, i.ref.uid), 0) >= QUARANTINE_AFTER]
+        kept = {id(item) for item in quarantined}
+        return [item for item in items if id(item) not in kept], quarantined
+
     def _settle(self, pending: _Pending) -> list[Prepared]:
-        """Everything in ``pending`` understood: the workers' answers, or understood here."""
-        for item, raw, at, future in pending.waiting:
-            u = result(future) or understood(self.understand, raw, pending.context, at)
+        """Everything in ``pending`` understood (the workers' answers), up to the deadline: the first
+        message still unanswered then is ``pending.cut``."""
+        for item, raw, job in pending.waiting:
+            if pending.cut is not None:
+                break
+            u = self.workers.result(job, give_up=self._deadline.passed)
+            if u is None:
+                pending.cut = item
+                break
             pending.done.append(self._prepared(item, raw, u))
         pending.waiting = []
         return pending.done
 
     def _prepared(self, item: Incoming, raw: bytes, u: Understanding) -> Prepared:
         digest = hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+        if u.kind == "unreadable" and not u.message_id:  # a worker's budget answer knows no headers
+            u = replace(u, message_id=item.message_id)
         return Prepared(item, digest, without_attachment_data(u), self._save_files(u, item))
 
-    def _parallel(self, candidates: int) -> bool:
-        """Whether workers are worth it: many candidates, or a few with more batches to come (or
-        already running: the last batch of a large sync)."""
-        large_sync = bool(self.source.backlog()) or self.workers.running
-        return candidates > PARALLEL_FROM or (large_sync and candidates >= PARALLEL_BACKLOG_FROM)
+    def _put_back_unwritten(self) -> None:
+        """Attempts at messages this sync read but did not record (a stop, a lost connection) do not
+        count as crashes: they are forgotten, so only a real crash counts."""
+        if not self._unwritten:
+            return
+        try:
+            with self.store.transaction() as tx:
+                tx.clear_attempts(self.source.key, self._unwritten)
+        except Exception as exc:  # the database is in trouble already; the caller hears of it
+            log.warning("could not clear the attempts of %d message(s): %s", len(self._unwritten), exc)
+        self._unwritten = set()
 
     def _save_files(self, u: Understanding, item: Incoming) -> list[SavedFile]:
         saved = []
@@ -422,6 +540,18 @@ class Intake:
             log.warning("could not mark %d processed message(s): %s", len(refs), exc)
 
 
+def _retry_ref(row: MessageRow | None, row_id: int) -> MessageRef:
+    """Where the logged message ``row`` is, when it is one that may be read again."""
+    hint = "`mailflow messages --errors` lists the messages that can be retried"
+    if row is None:
+        raise UsageError(f"there is no message {row_id}", hint=hint)
+    if row.direction != "in" or row.uid is None or row.uidvalidity is None:
+        raise UsageError(f"message {row_id} is mail mailflow sent, not mail it read", hint=hint)
+    if not row.error:
+        raise UsageError(f"message {row_id} was understood already (as {row.kind or 'nothing'})", hint=hint)
+    return MessageRef(row.account or "", row.folder or "", row.uidvalidity, row.uid, row.location)
+
+
 def _handled(result: tuple[str, str] | None) -> bool:
     return result is not None and result[0] in _HANDLED and not result[1]
 
@@ -434,6 +564,14 @@ def _not_yet_recorded(tx: StoreTx, items: list[Incoming]) -> list[Incoming]:
 
 def _too_large(item: Incoming) -> Prepared:
     error = f"the message is larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MB ({item.size} bytes)"
+    return Prepared(item, "", Understanding(kind="unreadable", error=error, message_id=item.message_id))
+
+
+def _quarantined(item: Incoming) -> Prepared:
+    error = (
+        f"quarantined: mailflow stopped {QUARANTINE_AFTER} times while understanding it (a crash, or it was "
+        "killed); `mailflow messages --retry ID` tries again"
+    )
     return Prepared(item, "", Understanding(kind="unreadable", error=error, message_id=item.message_id))
 
 

@@ -1,50 +1,137 @@
-"""Understanding in worker processes: the one CPU-bound step of a large sync, spread over the CPUs.
+"""Understanding in worker processes, each message under a CPU and a memory budget.
 
-Parsing (icalendar, ``email``) dominates a first sync once the first look has
-passed over everything that cannot matter.  :class:`Workers` forks one process
-per CPU but one, lazily, the first time a batch is worth it; each inherits the
-understand function and the context through the fork (so a store lookup in the
-context never needs pickling) and gets only ``(raw bytes, received_at)`` per
-message.  The results are the serial path's: the same function, the same
-context, the same ``received_at`` (read here, in the parent), the same
-"unreadable" answer when the function raises.  A worker that breaks costs
-only speed: :func:`result` answers None and the caller understands the
-message itself.  Forking needs the ``fork`` start method (Linux, the BSDs,
-macOS); elsewhere everything runs in one process.
+Understanding is the one step a stranger controls: whatever the parsers
+miss, one mail must not hang or exhaust the daemon.  So every message is
+understood in a forked worker process (never in this one, when ``fork``
+exists), and a message that takes more than ``[intake] message_seconds`` of
+CPU, or needs more than ``[intake] message_memory``, gets an "unreadable"
+answer saying so; its worker is killed and a new one forked for the next
+message.  One message per worker at a time, so a killed worker costs only
+its own message.
+
+Workers are forked lazily, the first time a message is submitted, and they
+inherit the understand function and the context through the fork (a store
+lookup in the context never needs pickling); each message travels as
+``(raw bytes, received_at)``.  The answers are the serial path's: the same
+function, the same context, the same "unreadable" answer when it raises.
+
+Where ``fork`` does not exist (or ``count`` is 0, for tests that want one
+process) messages are understood here, without a budget.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
+import resource
+import signal
+import time
+import warnings
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from mailflow.model import Understanding
 from mailflow.understand import Context
+
+if TYPE_CHECKING:
+    from mailflow.config import Settings
 
 log = logging.getLogger("mailflow.engine.intake")
 
 Understand = Callable[[bytes, Context], Understanding]
 
-#: what a worker process understands with: set once, when the process starts
-_worker: tuple[Understand, Context] | None = None
+#: how often the budgets of busy workers are checked while waiting for an answer
+_CHECK_SECONDS = 0.2
+#: a worker that neither answers nor uses CPU (stopped, swapped out) is given this many times its budget
+_WALL_FACTOR = 6.0
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What understanding one message may cost: CPU seconds, and the worker's growth in bytes."""
+
+    seconds: float = 10.0
+    memory: int = 512 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budget:
+        return cls(settings.intake.message_seconds, settings.intake.memory_bytes())
+
+    def over_time(self) -> str:
+        return (
+            f"understanding it took more than {self.seconds:g} s of CPU ([intake] message_seconds); "
+            "kept unread in the mailbox"
+        )
+
+    def over_memory(self) -> str:
+        return (
+            f"understanding it needed more than {self.memory // (1024 * 1024)} MB "
+            "([intake] message_memory); kept unread in the mailbox"
+        )
+
+
+class Job:
+    """One message on its way through a worker; ``answer`` is set once it is understood."""
+
+    __slots__ = ("answer", "number", "raw", "received_at")
+
+    def __init__(self, number: int, raw: bytes, received_at: datetime) -> None:
+        self.number, self.raw, self.received_at = number, raw, received_at
+        self.answer: Understanding | None = None
+
+
+class _Worker:
+    """One forked process, its end of the pipe, and the job it is on (None: idle)."""
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process, self.conn = process, conn
+        self.job: Job | None = None
+        self.cpu_at_start = 0.0
+        self.wall_at_start = 0.0
+
+    def cpu_seconds(self) -> float | None:
+        """The process's CPU time so far (user + system), or None where /proc cannot tell."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _TICKS
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self.process.kill()
+        self.process.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 class Workers:
-    """A lazily forked pool for one sync (one understand function, one context); ``stop`` ends it.
+    """Budgeted worker processes for one sync (one understand function, one context); ``stop`` ends them.
 
-    ``count`` worker processes; None: one fewer than the CPUs, since this
-    process meanwhile polls and records (measured on 2 CPUs: one worker beat
-    two, 4.6-5.2 s against 5.1-5.9 s for 10,000 messages); 0: none, all here.
+    ``count`` processes; None: one fewer than the CPUs but at least one, since
+    this process meanwhile polls and records (measured on 2 CPUs: one worker
+    beat two); 0: none, everything understood here without a budget.
     """
 
-    def __init__(self, count: int | None = None) -> None:
-        self.count = (os.cpu_count() or 1) - 1 if count is None else max(0, count)
-        self._pool: ProcessPoolExecutor | None = None
+    def __init__(self, count: int | None = None, budget: Budget | None = None) -> None:
+        self.count = max(1, (os.cpu_count() or 1) - 1) if count is None else max(0, count)
+        self.budget = budget or Budget()
+        self._fn: tuple[Understand, Context] | None = None
+        self._workers: list[_Worker] = []
+        self._queue: deque[Job] = deque()
+        self._numbers = itertools.count()
+        #: messages whose worker was killed or died, for the sync's summary
+        self.over_budget = 0
 
     @property
     def available(self) -> bool:
@@ -52,34 +139,148 @@ class Workers:
 
     @property
     def running(self) -> bool:
-        return self._pool is not None
+        return bool(self._workers)
 
-    def start(self, understand_fn: Understand, context: Context) -> bool:
-        """Fork the workers (once until ``stop``); False when this platform or count allows none."""
-        if self._pool is None and self.available:
-            self._pool = ProcessPoolExecutor(
-                self.count,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_start_worker,
-                initargs=(understand_fn, context),
-            )
-        return self._pool is not None
-
-    def submit(self, raw: bytes, received_at: datetime) -> Future[Understanding] | None:
-        """The message handed to a worker; None when there is no pool (or it broke: understand it here)."""
-        if self._pool is None:
-            return None
-        try:
-            return self._pool.submit(_understand_in_worker, raw, received_at)
-        except Exception as exc:  # a broken pool (a worker killed): the caller does the work
-            log.warning("understanding in worker processes failed (%s); going on in one process", exc)
+    def start(self, understand_fn: Understand, context: Context) -> None:
+        """Use ``understand_fn`` with ``context`` from now on (workers fork lazily; a change stops them)."""
+        if self._fn is not None and self._fn != (understand_fn, context):
             self.stop()
-            return None
+        self._fn = (understand_fn, context)
+
+    def submit(self, raw: bytes, received_at: datetime) -> Job:
+        """Queue one message; it goes to a worker as soon as one is free."""
+        job = Job(next(self._numbers), raw, received_at)
+        if not self.available:
+            job.answer = self._here(job)
+            return job
+        self._queue.append(job)
+        self._pump(timeout=0)
+        return job
+
+    def result(self, job: Job, *, give_up: Callable[[], bool] | None = None) -> Understanding | None:
+        """``job``'s answer, waiting for it; None when ``give_up`` says so first."""
+        while job.answer is None:
+            if give_up is not None and give_up():
+                return None
+            self._pump(timeout=_CHECK_SECONDS)
+        return job.answer
+
+    def understand_now(self, raw: bytes, received_at: datetime) -> Understanding:
+        """One message, under the budget, waited for."""
+        answer = self.result(self.submit(raw, received_at))
+        assert answer is not None
+        return answer
 
     def stop(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """End every worker; queued messages are dropped (the caller re-reads them)."""
+        for worker in self._workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)  # "no more work": the worker exits by itself
+        for worker in self._workers:
+            worker.process.join(timeout=1)
+            if worker.process.is_alive():
+                worker.kill()
+            with contextlib.suppress(OSError):
+                worker.conn.close()
+        self._workers, self._queue = [], deque()
+
+    # -- the pool --------------------------------------------------------------
+    def _here(self, job: Job) -> Understanding:
+        assert self._fn is not None, "start() first"
+        return understood(self._fn[0], job.raw, self._fn[1], job.received_at)
+
+    def _pump(self, timeout: float) -> None:
+        """Hand queued jobs to free workers, collect answers, and hold busy workers to the budget."""
+        self._assign()
+        busy = [w for w in self._workers if w.job is not None]
+        if not busy:
+            return
+        ready = wait([w.conn for w in busy], timeout=timeout)
+        for worker in busy:
+            if worker.conn in ready:
+                self._collect(worker)
+            else:
+                self._check(worker)
+        self._assign()
+
+    def _assign(self) -> None:
+        while self._queue:
+            worker = next((w for w in self._workers if w.job is None), None)
+            if worker is None:
+                if len(self._workers) >= self.count:
+                    return
+                worker = self._fork()
+            job = self._queue.popleft()
+            try:
+                worker.conn.send((job.raw, job.received_at))
+            except (OSError, ValueError) as exc:  # the worker died while idle: replace it, keep the job
+                log.warning("a worker process was gone (%s); forking another", exc)
+                self._retire(worker)
+                self._queue.appendleft(job)
+                continue
+            worker.job = job
+            worker.cpu_at_start = worker.cpu_seconds() or 0.0
+            worker.wall_at_start = time.monotonic()
+
+    def _fork(self) -> _Worker:
+        assert self._fn is not None, "start() first"
+        context = multiprocessing.get_context("fork")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve,
+            args=(child, self._fn[0], self._fn[1], self.budget.memory),
+            name="mailflow-understand",
+            daemon=True,
+        )
+        with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads; the child
+            warnings.simplefilter("ignore", DeprecationWarning)  # only parses bytes and answers
+            process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._workers.append(worker)
+        return worker
+
+    def _collect(self, worker: _Worker) -> None:
+        job = worker.job
+        assert job is not None
+        try:
+            status, answer = worker.conn.recv()
+        except (EOFError, OSError) as exc:
+            worker.process.join(timeout=5)
+            self._fail(worker, _death(worker.process.exitcode, exc, self.budget))
+            return
+        if status == "memory":
+            self._fail(worker, self.budget.over_memory())
+            return
+        job.answer, worker.job = answer, None
+
+    def _check(self, worker: _Worker) -> None:
+        job = worker.job
+        assert job is not None
+        if not worker.process.is_alive() and not worker.conn.poll():
+            self._fail(worker, _death(worker.process.exitcode, None, self.budget))
+            return
+        used = worker.cpu_seconds()
+        wall = time.monotonic() - worker.wall_at_start
+        if used is not None and used - worker.cpu_at_start > self.budget.seconds:
+            self._fail(worker, self.budget.over_time())
+        elif wall > self.budget.seconds * _WALL_FACTOR + 10:
+            self._fail(
+                worker, f"understanding it did not finish within {wall:.0f} s; kept unread in the mailbox"
+            )
+
+    def _fail(self, worker: _Worker, reason: str) -> None:
+        """The job's answer is "unreadable" with ``reason``; the worker is replaced by a new one later."""
+        job = worker.job
+        assert job is not None
+        self.over_budget += 1
+        log.warning("a message was not understood: %s", reason)
+        job.answer = Understanding(kind="unreadable", error=reason)
+        self._retire(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        self._workers.remove(worker)
 
 
 def understood(
@@ -88,28 +289,57 @@ def understood(
     """``understand_fn``'s answer, or "unreadable" with the reason when it raises (a substitute might)."""
     try:
         return understand_fn(raw, replace(context, received_at=received_at))
+    except MemoryError:
+        raise
     except Exception as exc:
         return Understanding(kind="unreadable", error=f"cannot be understood ({type(exc).__name__}: {exc})")
 
 
-def result(future: Future[Understanding] | None) -> Understanding | None:
-    """A worker's answer; None (understand it here) when there is none or the worker broke."""
-    if future is None:
-        return None
+def _death(exitcode: int | None, exc: BaseException | None, budget: Budget) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+        if -exitcode == signal.SIGKILL:  # the kernel's out-of-memory killer, most likely
+            return "the process understanding it was killed (most likely out of memory); kept unread in the mailbox"
+        return f"the process understanding it died ({name}); kept unread in the mailbox"
+    detail = f"exit code {exitcode}" if exitcode is not None else type(exc).__name__ if exc else "no answer"
+    return f"the process understanding it stopped ({detail}); kept unread in the mailbox"
+
+
+def _serve(conn: Connection, understand_fn: Understand, context: Context, memory: int) -> None:
+    """A worker's life: answer one message at a time until told to stop or the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers end
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _limit_memory(memory)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        raw, received_at = job
+        try:
+            answer = understood(understand_fn, raw, context, received_at)
+        except MemoryError:
+            answer = None
+        del raw, job
+        try:
+            conn.send(("memory", None) if answer is None else ("ok", answer))
+        except (OSError, ValueError, MemoryError):
+            return
+        if answer is None:
+            return  # a heap that ran out is not trusted with the next message
+
+
+def _limit_memory(budget: int) -> None:
+    """Let this process's address space grow by ``budget`` bytes at most (where the OS supports it)."""
     try:
-        return future.result()
-    except Exception as exc:
-        log.warning(
-            "a worker process failed (%s: %s); understanding the message here", type(exc).__name__, exc
-        )
-        return None
-
-
-def _start_worker(understand_fn: Understand, context: Context) -> None:
-    global _worker
-    _worker = (understand_fn, context)
-
-
-def _understand_in_worker(raw: bytes, received_at: datetime) -> Understanding:
-    assert _worker is not None, "a worker process runs _start_worker first"
-    return understood(_worker[0], raw, _worker[1], received_at)
+        with open("/proc/self/statm", "rb") as statm:
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = size + budget
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (OSError, ValueError, IndexError, AttributeError) as exc:
+        log.debug("no memory limit for the worker: %s", exc)

@@ -116,6 +116,10 @@ class MailSource(ABC):
             return raw
         raise UnreadableMessage(f"the message is no longer at {ref.location}", ref=ref.location)
 
+    def cursor_before(self, ref: MessageRef) -> str:
+        """The cursor after every message before ``ref``: ``ref`` and what follows are read again."""
+        return str(UidCursor(ref.uidvalidity, ref.uid - 1))
+
     def backlog(self) -> int | None:
         """How many messages the last poll knew to be waiting after what it returned (None: unknown)."""
         return None

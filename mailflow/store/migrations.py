@@ -71,11 +71,16 @@ def _v2_meeting_series(connection: Connection) -> None:
     schema.meeting_series.create(connection)
 
 
+def _v3_intake_attempts(connection: Connection) -> None:
+    schema.intake_attempts.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state", _v1_initial
     ),
     Migration(2, "meeting_series: the calendar of a recurring meeting", _v2_meeting_series),
+    Migration(3, "intake_attempts: messages being understood, counted across crashes", _v3_intake_attempts),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -15,7 +15,7 @@ from mailflow import clock
 from mailflow.model import MessageRef
 from mailflow.store.queries import StepQueries, normalise_address, one
 from mailflow.store.rows import AttachmentRow, MessageData, MessageRow, NoteRow
-from mailflow.store.schema import attachments, cursors, daemon_state, messages, notes
+from mailflow.store.schema import attachments, cursors, daemon_state, intake_attempts, messages, notes
 
 #: values per ``IN (...)``: far below every database's limit on bound parameters
 _IN_CHUNK = 500
@@ -45,6 +45,9 @@ class RecordQueries(StepQueries):
             c.uid == ref.uid,
         )
         return self._message(self._first(select(messages).where(where)))
+
+    def get_message(self, message_row_id: int) -> MessageRow | None:
+        return self._message(self._first(select(messages).where(messages.c.id == message_row_id)))
 
     def find_messages_by_message_id(self, message_id: str) -> list[MessageRow]:
         query = select(messages).where(messages.c.message_id == message_id).order_by(messages.c.id)
@@ -87,6 +90,51 @@ class RecordQueries(StepQueries):
         self, message_row_id: int, *, meeting_id: int | None, contact_id: int | None = None
     ) -> bool:
         return self._set(messages, message_row_id, meeting_id=meeting_id, contact_id=contact_id, stamp=False)
+
+    def delete_message(self, message_row_id: int) -> bool:
+        """Drop one log row (a retried message is recorded afresh)."""
+        return bool(self.connection.execute(delete(messages).where(messages.c.id == message_row_id)).rowcount)
+
+    # -- messages being understood ---------------------------------------
+    def bump_attempts(self, source: str, refs: Iterable[MessageRef]) -> dict[tuple[int, int], int]:
+        """Count one more attempt at understanding each of ``refs``; returns the counts before this one."""
+        keys = sorted({(r.uidvalidity, r.uid) for r in refs})
+        before: dict[tuple[int, int], int] = {}
+        c = intake_attempts.c
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            uids = [uid for _validity, uid in chunk]
+            query = select(c.uidvalidity, c.uid, c.attempts).where(c.source == source, c.uid.in_(uids))
+            before.update({(r.uidvalidity, r.uid): r.attempts for r in self.connection.execute(query)})
+        now = clock.now()
+        for validity, uid in keys:
+            count = before.get((validity, uid), 0)
+            if (validity, uid) in before:
+                where = and_(c.source == source, c.uidvalidity == validity, c.uid == uid)
+                self.connection.execute(update(intake_attempts).where(where).values(attempts=count + 1))
+            else:
+                row = {
+                    "source": source,
+                    "uidvalidity": validity,
+                    "uid": uid,
+                    "attempts": 1,
+                    "updated_at": now,
+                }
+                self.connection.execute(intake_attempts.insert().values(**row))
+        return {key: before.get(key, 0) for key in keys}
+
+    def clear_attempts(self, source: str, refs: Iterable[MessageRef]) -> None:
+        """Forget the attempts at ``refs``: they were recorded, or put back unread in good order."""
+        c = intake_attempts.c
+        by_validity: dict[int, list[int]] = {}
+        for ref in refs:
+            by_validity.setdefault(ref.uidvalidity, []).append(ref.uid)
+        for validity, uids in by_validity.items():
+            for start in range(0, len(uids), _IN_CHUNK):
+                where = and_(
+                    c.source == source, c.uidvalidity == validity, c.uid.in_(uids[start : start + _IN_CHUNK])
+                )
+                self.connection.execute(delete(intake_attempts).where(where))
 
     # -- cursors, daemon state -----------------------------------------
     def get_cursor(self, source: str) -> str | None:

@@ -268,6 +268,18 @@ meeting_series = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: messages being understood right now, so one that was being read when mailflow died is counted,
+#: and after two deaths kept aside (quarantined) instead of read again forever
+intake_attempts = Table(
+    "intake_attempts",
+    metadata,
+    Column("source", Clipped(1000), primary_key=True),
+    Column("uidvalidity", BigInteger, primary_key=True, autoincrement=False),
+    Column("uid", BigInteger, primary_key=True, autoincrement=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 #: what migration 1 created; never changes
 V1_TABLES = (contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state)
 

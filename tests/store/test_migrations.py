@@ -16,7 +16,7 @@ from mailflow.store.schema import metadata, schema_migrations
 from tests.cli_helpers import run_cli
 
 TABLES = {"contacts", "meetings", "messages", "cursors", "steps", "notes", "attachments", "daemon_state",
-          "meeting_series"}  # fmt: skip
+          "meeting_series", "intake_attempts"}  # fmt: skip
 
 
 def test_migrate_from_empty_creates_every_table(db_url: str) -> None:

@@ -79,7 +79,7 @@ def test_a_version_1_database_gets_the_series_table_and_keeps_its_meetings(
         tx.upsert_meeting(MeetingData(ical_uid="kept@x", start_at=T0, end_at=T0 + timedelta(hours=1)))
     assert "meeting_series" not in inspect(old.engine).get_table_names()
     monkeypatch.undo()
-    assert old.upgrade() == [2]
+    assert old.upgrade() == [2, 3]
     assert "meeting_series" in inspect(old.engine).get_table_names()
     with old.read() as tx:
         assert [m.ical_uid for m in tx.list_meetings()] == ["kept@x"]

@@ -83,6 +83,7 @@ def test_only_what_can_matter_is_read_in_full(store: Store, config: Settings) ->
             body="Re: see <step-1.prep_request@mailflow.owner.example>"
         ),  # not a header: passed over
         understand_fn=spy,
+        workers=0,  # the spy's list lives in this process
     )
     assert (summary.seen, summary.parsed, summary.skipped) == (6, 3, 3)
     assert len(read) == 3
@@ -277,8 +278,12 @@ def test_two_syncs_of_one_source_at_once_record_everything_once(store: Store, co
             interrupted.append(other.sync())
         return understand(raw, context)
 
-    first = Intake(
-        store, MemorySource(messages, name="shared"), config, understand_fn=understand_after_the_other_sync
+    first = Intake(  # in one process: the other sync runs inside the understand function
+        store,
+        MemorySource(messages, name="shared"),
+        config,
+        understand_fn=understand_after_the_other_sync,
+        workers=0,
     )
     summary = first.sync()
     assert interrupted[0].meetings_created == 1 and interrupted[0].requests_created == 1

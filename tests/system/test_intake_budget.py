@@ -1,0 +1,213 @@
+"""Intake under its budgets: a message over them is kept as unreadable and the cursor moves on,
+a daemon's sync stops understanding in time and the next one goes on, a message that was
+being read when mailflow died twice is quarantined, and ``messages --retry`` reads it again.
+
+Real worker processes, a real SQLite file, a real Maildir; the crash is a real SIGKILL of a
+real process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from mailflow.config import Settings
+from mailflow.engine.intake import Intake
+from mailflow.model import Understanding
+from mailflow.sources import open_source
+from mailflow.sources.memory import MemorySource
+from mailflow.store import Store
+from mailflow.understand import Context, understand
+from tests import intake_support as support
+from tests.cli_helpers import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spins_on_cue(raw: bytes, context: Context) -> Understanding:
+    """Stands for a message nobody has found yet that hangs the parsers."""
+    if b"X-Test-Trouble: spin" in raw:
+        while True:
+            pass
+    return understand(raw, context)
+
+
+def _slow(raw: bytes, context: Context) -> Understanding:
+    time.sleep(0.3)  # wall time, not CPU: under the per-message budget, over the sync's
+    return understand(raw, context)
+
+
+def _trouble(raw: bytes) -> bytes:
+    return b"X-Test-Trouble: spin\r\n" + raw
+
+
+def _invite(number: int) -> bytes:
+    raw = support.fixture("fwd_gmail_invite.eml")
+    return support.with_message_id(raw, f"<invite-{number}@owner.example>")
+
+
+def _settings(tmp_path: Path, **intake: object) -> Settings:
+    config = support.settings(tmp_path, kind="maildir")
+    return config.model_copy(update={"intake": config.intake.model_copy(update=intake)})
+
+
+def _rows(store: Store) -> list[tuple[str, str]]:
+    with store.read() as tx:
+        return [(row.kind, row.error) for row in tx.list_messages()]
+
+
+def test_messages_over_the_cpu_budget_are_kept_unreadable_and_the_rest_is_recorded(tmp_path: Path) -> None:
+    config = _settings(tmp_path, message_seconds=0.5)
+    store = support.open_store(config)
+    mail = [
+        _trouble(support.plain(sender=support.OWNER, subject="t1")),
+        _invite(1),
+        _trouble(support.plain(sender=support.OWNER, subject="t2")),
+        support.plain(sender=support.OWNER, subject="a note"),
+    ]
+    source = MemorySource(mail)
+    summary = Intake(store, source, config, understand_fn=_spins_on_cue).sync()
+    assert summary.over_budget == 2 and summary.meetings_created == 1 and summary.errors == 2
+    rows = _rows(store)
+    assert sorted(kind for kind, _error in rows) == ["ignored", "invite", "unreadable", "unreadable"]
+    assert all("[intake] message_seconds" in error for kind, error in rows if kind == "unreadable")
+    again = Intake(store, source, config, understand_fn=_spins_on_cue).sync()
+    assert again.seen == 0, "the cursor moved past the messages over budget"
+    store.close()
+
+
+def test_a_daemon_sync_stops_understanding_in_time_and_the_next_one_goes_on(tmp_path: Path) -> None:
+    config = _settings(tmp_path)
+    store = support.open_store(config)
+    notes = [support.plain(sender=support.OWNER, subject=f"note {n}") for n in range(8)]
+    source = MemorySource(notes)
+    intake = Intake(store, source, config, understand_fn=_slow, batch_size=5)
+    first = intake.sync(seconds=0.5)
+    assert first.more and 0 < len(_rows(store)) < 8
+    syncs = 1
+    while len(_rows(store)) < 8 and syncs < 20:
+        intake.sync(seconds=0.5)
+        syncs += 1
+    subjects = []
+    with store.read() as tx:
+        subjects = sorted(row.subject for row in tx.list_messages())
+    assert subjects == sorted(f"note {n}" for n in range(8)), "each message once, none lost"
+    assert intake.sync().seen == 0
+    with store.read() as tx:  # nothing left half-counted for the crash rule
+        assert tx.bump_attempts(source.key, []) == {}
+    store.close()
+
+
+def test_a_stop_request_ends_a_sync_with_what_is_done_written(tmp_path: Path) -> None:
+    config = _settings(tmp_path)
+    store = support.open_store(config)
+    source = MemorySource([support.plain(sender=support.OWNER, subject=f"n{n}") for n in range(6)])
+    intake = Intake(store, source, config, understand_fn=_slow)
+    started = time.monotonic()
+    summary = intake.sync(should_stop=lambda: time.monotonic() - started > 0.8)  # SIGTERM, 2-3 answers in
+    assert summary.more
+    recorded = len(_rows(store))
+    assert 0 < recorded < 6
+    assert intake.sync().seen == 6 - recorded
+    assert len(_rows(store)) == 6
+    store.close()
+
+
+_CRASHING_SYNC = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from mailflow.config import Settings
+    from mailflow.engine.intake import Intake
+    from mailflow.sources import open_source
+    from mailflow.store import Store
+    from mailflow.understand import understand
+
+    def hang(raw, context):
+        Path(sys.argv[2]).write_text("reading")  # the parent kills us now
+        time.sleep(600)
+        return understand(raw, context)
+
+    config = Settings.model_validate_json(Path(sys.argv[1]).read_text())
+    store = Store.open(config.database_url())
+    Intake(store, open_source(config), config, understand_fn=hang).sync()
+    """
+)
+
+
+def _crash_while_understanding(config_json: Path, tmp_path: Path) -> None:
+    """A real process syncs; while its worker reads the message it is SIGKILLed (no cleanup runs)."""
+    marker = tmp_path / "reading"
+    marker.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING_SYNC, str(config_json), str(marker)], env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert process.poll() is None, "the sync ended before it read the message"
+            assert time.monotonic() < deadline, "the sync never started reading"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the daemon and its worker, as the OOM killer or a power cut
+        process.wait()
+
+
+def test_a_message_read_during_two_crashes_is_quarantined_then_retried_by_command(tmp_path: Path) -> None:
+    maildir = tmp_path / "Maildir"
+    support.write_maildir_message(maildir, support.fixture("fwd_gmail_invite.eml"))
+    config = support.settings(tmp_path, kind="maildir", path=str(maildir))
+    config_json = tmp_path / "config.json"
+    config_json.write_text(config.model_dump_json())
+    store = support.open_store(config)
+    for _crash in range(2):
+        _crash_while_understanding(config_json, tmp_path)
+    assert _rows(store) == [], "nothing was recorded by the crashed syncs"
+
+    third = Intake(store, open_source(config), config).sync()
+    assert third.quarantined == 1 and third.meetings_created == 0
+    ((kind, error),) = _rows(store)
+    assert kind == "unreadable" and error.startswith("quarantined: mailflow stopped 2 times")
+    assert "mailflow messages --retry" in error
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[owner]\naddresses = ["{support.OWNER}"]\ntimezone = "Europe/Berlin"\n'
+        f'[trust]\nauthserv_id = "{support.AUTHSERV}"\n[sending]\nmessage_id_domain = "mailflow.owner.example"\n'
+        f'[mailbox]\nkind = "maildir"\npath = "{maildir}"\nusername = "{support.MAILBOX}"\n'
+        f'[data]\nfolder = "{tmp_path / "data"}"\n'
+    )
+    listed = json.loads(run_cli(["--config", str(config_file), "messages", "--errors", "--json"]).output)
+    (quarantined,) = listed
+    retried = run_cli(["--config", str(config_file), "messages", "--retry", str(quarantined["id"])])
+    assert retried.exit_code == 0, retried.output
+    assert "is now understood: invite, meeting" in retried.output
+    assert [kind for kind, _error in _rows(store)] == ["invite"]
+    with store.read() as tx:
+        assert len(tx.list_meetings()) == 1
+    again = run_cli(["--config", str(config_file), "messages", "--retry", str(quarantined["id"])])
+    assert again.exit_code == 2  # the old row is gone; whatever holds its id now is no error to retry
+    assert "there is no message" in again.output or "was understood already" in again.output
+    store.close()
+
+
+def test_retry_refuses_a_message_that_was_understood(tmp_path: Path) -> None:
+    maildir = tmp_path / "Maildir"
+    support.write_maildir_message(maildir, support.fixture("fwd_gmail_invite.eml"))
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[owner]\naddresses = ["{support.OWNER}"]\ntimezone = "Europe/Berlin"\n'
+        f'[trust]\nauthserv_id = "{support.AUTHSERV}"\n'
+        f'[mailbox]\nkind = "maildir"\npath = "{maildir}"\n[data]\nfolder = "{tmp_path / "data"}"\n'
+    )
+    assert run_cli(["--config", str(config_file), "sync", "--once"]).exit_code == 0
+    (row,) = json.loads(run_cli(["--config", str(config_file), "messages", "--json"]).output)
+    refused = run_cli(["--config", str(config_file), "messages", "--retry", str(row["id"])])
+    assert refused.exit_code == 2 and "was understood already (as invite)" in refused.output
