@@ -20,7 +20,7 @@ def test_wheel_ships_templates_and_example_config(tmp_path: Path) -> None:
         ROOT,
         source,
         ignore=shutil.ignore_patterns(
-            ".venv", ".git", "__pycache__", ".*_cache", ".hypothesis", "build", "dist"
+            ".venv", ".git", "__pycache__", ".*_cache", ".cache", ".hypothesis", "build", "dist"
         ),
     )
     wheels = tmp_path / "wheels"
