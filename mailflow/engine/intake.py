@@ -521,7 +521,15 @@ class Intake:
                 raise _OneFailed from exc
             log.debug("recording %s failed", prepared.item.ref.location, exc_info=True)
             reason = f"could not be recorded ({type(exc).__name__}: {one_line(str(exc), 300)})"
-            row = recorder.log(prepared, error=reason)
+            try:
+                with tx.connection.begin_nested():
+                    row = recorder.log(prepared, error=reason)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception:  # what broke the record breaks its log row too (a date): log the bare facts
+                recorder.tally.errors -= 1  # that row was rolled back; the bare one counts instead
+                bare = Understanding(kind="unreadable", message_id=prepared.understanding.message_id)
+                row = recorder.log(replace(prepared, understanding=bare), error=reason)
         return None if row is None else (row.kind, row.error)
 
     def _save_cursor(self, polled_from: str | None, cursor: str) -> None:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from mailflow.config import Settings
@@ -211,3 +213,24 @@ def test_retry_refuses_a_message_that_was_understood(tmp_path: Path) -> None:
     (row,) = json.loads(run_cli(["--config", str(config_file), "messages", "--json"]).output)
     refused = run_cli(["--config", str(config_file), "messages", "--retry", str(row["id"])])
     assert refused.exit_code == 2 and "was understood already (as invite)" in refused.output
+
+
+def _dated_year_one(raw: bytes, context: Context) -> Understanding:
+    """Stands for a date that slips through understanding and breaks the store (year 1, east of UTC)."""
+    return replace(understand(raw, context), sent_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+
+
+def test_a_message_whose_record_and_log_row_both_fail_is_still_logged_and_the_sync_goes_on(
+    tmp_path: Path,
+) -> None:
+    config = _settings(tmp_path)
+    store = support.open_store(config)
+    source = MemorySource([support.plain(sender=support.OWNER, subject=f"n{n}") for n in range(3)])
+    summary = Intake(store, source, config, understand_fn=_dated_year_one).sync()
+    assert summary.errors == 3
+    rows = _rows(store)
+    assert len(rows) == 3 and all(
+        kind == "unreadable" and "could not be recorded" in error for kind, error in rows
+    )
+    assert Intake(store, source, config).sync().seen == 0
+    store.close()
