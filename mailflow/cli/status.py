@@ -11,7 +11,8 @@ from mailflow import clock
 from mailflow.cli.app import app, handles_errors, out, print_json, settings
 from mailflow.cli.common import iso, open_store, shown
 from mailflow.cli.records import step_json
-from mailflow.engine.health import read_health
+from mailflow.config import parse_duration
+from mailflow.engine.health import held_reason, read_health, stale_since
 from mailflow.text import one_line
 
 
@@ -20,12 +21,19 @@ from mailflow.text import one_line
 def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Last sync and dispatch, the next step due, failed or uncertain steps, the last error."""
     heartbeat = _heartbeat()
+    current = settings()
     with open_store() as store:
         health = read_health(store)
+        stale = stale_since(store, parse_duration(current.intake.stale_after))
         with store.read() as tx:
             next_step = tx.next_pending_step()
             attention = tx.steps_in_state("failed", "uncertain")
             counts = tx.count_steps_by_state()
+    held = (
+        held_reason(stale.astimezone(current.owner_zone()), clock.now(), current.intake.stale_after)
+        if stale
+        else ""
+    )
     if json_:
         print_json(
             {
@@ -37,6 +45,7 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
                 "failing_since": iso(health.failing_since),
                 "down": [{"side": d.side, "since": iso(d.since), "error": d.error} for d in health.down],
                 "paused": health.paused,
+                "contact_mail_held": held if stale else None,
                 "next_step": step_json(next_step) if next_step else None,
                 "needs_attention": [step_json(s) for s in attention],
                 "steps": counts,
@@ -61,6 +70,8 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         if counts
         else "steps             none"
     )
+    if held:
+        out.print(f"[yellow]held[/yellow]              {escape(held)}", soft_wrap=True)
     for down in health.down:
         out.print(
             f"[red]{_SIDES[down.side]} failing[/red] since {shown(down.since)} ({_ago(down.since)}): "

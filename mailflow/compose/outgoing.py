@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 
 from mailflow import clock
@@ -127,8 +127,9 @@ def _with_moments(step: str, ctx: ComposeContext, settings: Settings, now: datet
 def action_deadline(end: datetime, settings: Settings) -> datetime:
     """Three days after the meeting, at 09:00 the owner's time."""
     zone = settings.owner_zone()
-    day = (end.astimezone(zone) + timedelta(days=ACTION_DAYS)).date()
-    return datetime.combine(day, ACTION_TIME).replace(tzinfo=zone)
+    local = end.astimezone(zone).date()
+    day = local + timedelta(days=ACTION_DAYS) if local < date.max - timedelta(days=ACTION_DAYS) else date.max
+    return datetime.combine(day, ACTION_TIME).replace(tzinfo=zone)  # clamped at the calendar's end
 
 
 def next_coffee(ctx: ComposeContext, settings: Settings, now: datetime) -> ProposalInfo:

@@ -114,6 +114,8 @@ class Engine:
             report, "series", lambda: advance_series(self.store, self.settings.owner_zone(), clock.now())
         )
         report.plan = self._part(report, "plan", lambda: plan_all(self.store, self.playbook, clock.now()))
+        if report.plan is not None:  # a meeting that cannot be planned shows in status and may alert
+            report.errors += [f"plan: {error}" for error in report.plan.errors]
         report.paused = health.is_paused(self.store)
         if not report.paused and not self.should_stop():
             report.dispatch = self._part(report, "dispatch", self._dispatch)

@@ -14,6 +14,14 @@ The outbox rule (README, "Guarantees: the outbox rule"):
   the server's words; a connection lost after the whole message went out
   marks it ``uncertain``.
 
+Mail to contacts waits while the mailbox is stale: when the last successful
+sync is more than ``[intake] stale_after`` ago, a cancellation or a "please
+stop" may be waiting unread, so a due step to a contact stays ``pending`` and
+is reported ``held`` with the reason; mail to the owner goes on.  One step that
+raises something unexpected is marked ``failed`` with the reason and the
+others go on; only a :class:`~mailflow.errors.StoreError` or a
+:class:`~mailflow.errors.ConfigError` stops the dispatch.
+
 Each cycle the engine calls :meth:`Dispatcher.dispatch` (which runs
 :meth:`Dispatcher.recover` first).  The dispatcher knows the sinks only
 through :class:`~mailflow.sinks.base.MailSink`.
@@ -29,7 +37,7 @@ from email.message import EmailMessage
 from typing import Literal
 
 from mailflow import clock
-from mailflow.config import Settings
+from mailflow.config import Settings, parse_duration
 from mailflow.engine.delivery_rules import (
     Budget,
     Gate,
@@ -41,7 +49,7 @@ from mailflow.engine.delivery_rules import (
     recipients_of,
     sending_budget,
 )
-from mailflow.engine.health import PAUSED
+from mailflow.engine.health import PAUSED, held_reason, stale_since
 from mailflow.engine.outgoing import StepRenderer, new_message_id
 from mailflow.errors import (
     AuthError,
@@ -51,7 +59,7 @@ from mailflow.errors import (
     StoreError,
     TransientError,
 )
-from mailflow.model import Receipt
+from mailflow.model import STEP_AUDIENCE, Receipt
 from mailflow.sinks.base import MailSink
 from mailflow.sinks.factory import Sinks
 from mailflow.sinks.notify import STEP_HEADER
@@ -124,6 +132,7 @@ class Dispatcher:
         self.render = render or StepRenderer(store, settings)
         self.gate = gate or playbook_gate(settings)
         self.dry_run = dry_run
+        self.stale_after = parse_duration(settings.intake.stale_after)
 
     # -- the cycle -------------------------------------------------------
     def dispatch(
@@ -142,16 +151,24 @@ class Dispatcher:
             with self.store.read() as tx:
                 due = tx.due_steps(now)
                 budget = sending_budget(tx, now, self.settings, self._sends_mail)
-            down: set[int] = set()  # sinks that failed this cycle: their other steps wait
+            cycle = _Cycle(now, budget, self._mailbox_held(now))
             for step in due:
                 if should_stop is not None and should_stop():
                     break
-                outcome = self._one(step, now, budget, down)
+                outcome = self._guarded(step, cycle)
                 if outcome is not None:
                     report.outcomes.append(outcome)
         finally:
             self.sinks.close()
         return report
+
+    def _mailbox_held(self, now: datetime) -> str:
+        """Why mail to contacts is held this cycle (the mailbox is stale), "" when it may go."""
+        since = stale_since(self.store, self.stale_after, now)
+        if since is None:
+            return ""
+        zone = self.settings.owner_zone()
+        return held_reason(since.astimezone(zone), now, self.settings.intake.stale_after)
 
     def recover(self) -> list[Outcome]:
         """Resolve every step left in ``sending``: sent when a copy is found, else uncertain."""
@@ -161,24 +178,41 @@ class Dispatcher:
             self.sinks.close()
 
     # -- one step ----------------------------------------------------------
-    def _one(self, step: StepRow, now: datetime, budget: Budget, down: set[int]) -> Outcome | None:
+    def _guarded(self, step: StepRow, cycle: _Cycle) -> Outcome | None:
+        """One step; whatever unexpected it raises fails that step only (with the reason)."""
+        try:
+            return self._one(step, cycle)
+        except (ConfigError, StoreError):
+            raise
+        except Exception as exc:  # one step's meeting, row or template must not stop the others
+            log.exception("step %d (%s) raised; the other steps go on", step.id, step.step)
+            with self.store.read() as tx:
+                current = tx.get_step(step.id)
+            if current is not None and current.state == "sending":  # handed over: recovery looks for it
+                why = f"dispatch raised {type(exc).__name__}: {one_line(str(exc), 160)}"
+                return _outcome(step, "unresolved", current.message_id or "", f"{why}; looked for next cycle")
+            return self._fail_unsent(step, step.message_id or new_message_id(self.settings), exc)
+
+    def _one(self, step: StepRow, cycle: _Cycle) -> Outcome | None:
         with self.store.read() as tx:
             meeting, contact = _parties(tx, step)
         reason = blocked(step, meeting, contact)
         if reason:
             return self._cancel(step, reason)
         assert meeting is not None
-        verdict = self.gate(step, meeting, contact, now)
+        verdict = self.gate(step, meeting, contact, cycle.now)
         if verdict.verdict == "skip":
             return self._skip(step, verdict.reason)
         if verdict.verdict == "wait":
             return None
+        if cycle.held and STEP_AUDIENCE.get(step.step) != "owner":  # it stays pending
+            return _outcome(step, "held", detail=cycle.held)
         sink = self.sinks.for_step(step.step, step.mode)
-        if id(sink) in down:
+        if id(sink) in cycle.down:
             return None
-        if sink.kind != "drafts" and not budget.take():
-            return _outcome(step, "held", detail=budget.reason)
-        return self._deliver(step, sink, contact, down)
+        if sink.kind != "drafts" and not cycle.budget.take():
+            return _outcome(step, "held", detail=cycle.budget.reason)
+        return self._deliver(step, sink, contact, cycle.down)
 
     def _deliver(self, step: StepRow, sink: MailSink, contact: ContactRow | None, down: set[int]) -> Outcome:
         message_id = step.message_id or new_message_id(self.settings)
@@ -188,6 +222,8 @@ class Dispatcher:
         except (ConfigError, StoreError):
             raise
         except Exception as exc:  # a template or an address: this step fails, the others go on
+            if not isinstance(exc, MailflowError):
+                log.exception("rendering step %d raised", step.id)
             return self._fail_unsent(step, message_id, exc)
         if self.dry_run:
             return _outcome(step, "dry_run", message_id, f"{sink.kind}: {_summary(message)}")
@@ -273,8 +309,6 @@ class Dispatcher:
         error = str(exc) if isinstance(exc, MailflowError) else f"{type(exc).__name__}: {exc}"
         if self.dry_run:
             return _outcome(step, "failed", message_id, f"dry run: {error}")
-        if not isinstance(exc, MailflowError):
-            log.exception("rendering step %d raised", step.id)
         with self.store.transaction() as tx:
             if not tx.claim_step(step.id, message_id):
                 return _outcome(step, "skipped", message_id, "no longer pending")
@@ -328,11 +362,24 @@ class Dispatcher:
                 unknown = str(exc)
             except MailflowError as exc:  # cannot look there (a login refused): that place cannot tell
                 log.warning("cannot look for %s in the %s sink: %s", message_id, sink.kind, exc)
+            except Exception as exc:  # a bug in a sink: it cannot tell now; never guess "sent" or "uncertain"
+                log.exception("looking for %s in the %s sink raised", message_id, sink.kind)
+                unknown = f"the {sink.kind} sink raised {type(exc).__name__}: {one_line(str(exc), 160)}"
         return "", unknown
 
     # -- checks ----------------------------------------------------------------
     def _sends_mail(self, step: StepRow) -> bool:
         return self.sinks.for_step(step.step, step.mode).kind != "drafts"
+
+
+@dataclass
+class _Cycle:
+    """What one dispatch shares between its steps."""
+
+    now: datetime
+    budget: Budget
+    held: str  # why mail to contacts is held (a stale mailbox), "" when it may go
+    down: set[int] = field(default_factory=set)  # sinks that failed this cycle: their other steps wait
 
 
 def _parties(tx: StoreTx, step: StepRow) -> tuple[MeetingRow | None, ContactRow | None]:

@@ -10,9 +10,10 @@ One short transaction per meeting keeps the write lock brief.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from mailflow.errors import StoreError
 from mailflow.model import STEP_AUDIENCE
 from mailflow.playbook import (
     Action,
@@ -26,41 +27,68 @@ from mailflow.playbook import (
 from mailflow.store import Store
 from mailflow.store.rows import ContactRow, MeetingRow, NoteRow, StepRow
 from mailflow.store.store import StoreTx
+from mailflow.text import one_line
 
 log = logging.getLogger("mailflow.engine")
 
 LIVE_STATES = ("requested", "pending", "scheduled", "done")
+_LAST_NOON = datetime.max.replace(tzinfo=UTC) - timedelta(hours=12)  # later, +12 h would overflow
 
 
 @dataclass
 class PlanSummary:
+    """What one :func:`plan_all` changed; ``failed``: meetings that raised (``errors``: one line each)."""
+
     meetings: int = 0
     added: int = 0
     retimed: int = 0
     cancelled: int = 0
     skipped: int = 0
     restored: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def plan_all(store: Store, config: PlaybookConfig, now: datetime) -> PlanSummary:
-    """Re-plan every meeting; only pending (or cancelled, to restore) rows change."""
+    """Re-plan every meeting; only pending (or cancelled, to restore) rows change.
+
+    A meeting whose planning raises is logged and counted (``failed``), its
+    transaction rolled back, and the other meetings are planned all the same;
+    a :class:`~mailflow.errors.StoreError` (the database itself) stops the run.
+    """
     summary = PlanSummary()
     with store.read() as tx:
         meeting_ids = [m.id for m in tx.list_meetings()]
     for meeting_id in meeting_ids:
         summary.meetings += 1
-        with store.read() as tx:  # most meetings need nothing: no write lock for them
-            meeting = tx.get_meeting(meeting_id)
-            if meeting is None or not plan_meeting(tx, meeting, config, now):
-                continue
-        with store.transaction() as tx:  # plan again under the lock, then apply
-            meeting = tx.get_meeting(meeting_id)
-            if meeting is None:  # forgotten meanwhile
-                continue
-            rows = {(r.step, r.occurrence): r for r in tx.list_steps(meeting.id)}
-            for action in plan_meeting(tx, meeting, config, now):
-                _apply(tx, meeting.id, action, rows, summary)
+        try:
+            _plan_one(store, meeting_id, config, now, summary)
+        except StoreError:
+            raise
+        except Exception as exc:  # one meeting's dates or rows must not stop the others
+            log.exception("meeting %d could not be planned; the other meetings go on", meeting_id)
+            summary.failed += 1
+            summary.errors.append(f"meeting {meeting_id}: {type(exc).__name__}: {one_line(str(exc), 200)}")
     return summary
+
+
+def _plan_one(
+    store: Store, meeting_id: int, config: PlaybookConfig, now: datetime, summary: PlanSummary
+) -> None:
+    with store.read() as tx:  # most meetings need nothing: no write lock for them
+        meeting = tx.get_meeting(meeting_id)
+        if meeting is None or not plan_meeting(tx, meeting, config, now):
+            return
+    changes = PlanSummary()  # counted only once the transaction commits
+    with store.transaction() as tx:  # plan again under the lock, then apply
+        meeting = tx.get_meeting(meeting_id)
+        if meeting is None:  # forgotten meanwhile
+            return
+        rows = {(r.step, r.occurrence): r for r in tx.list_steps(meeting.id)}
+        for action in plan_meeting(tx, meeting, config, now):
+            _apply(tx, meeting.id, action, rows, changes)
+    for name in ("added", "retimed", "cancelled", "skipped", "restored"):
+        setattr(summary, name, getattr(summary, name) + getattr(changes, name))
 
 
 def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: datetime) -> list[Action]:
@@ -127,7 +155,7 @@ def _moved_occurrences(
     if not facts.recurring:  # a series that became a single meeting: its occurrences' rows are not its
         left = [row for row in pending if row.occurrence != 0 and row.step != "stay_in_touch"]
         return [_cancel(facts, row, "the series became a single meeting") for row in left]
-    today = int(now.astimezone(UTC).strftime("%Y%m%d"))
+    today = day_number(now.astimezone(UTC))
     left = [row for row in pending if row.occurrence not in (0, facts.occurrence) and row.occurrence >= today]
     return [_cancel(facts, row, "the series moved: this occurrence no longer takes place") for row in left]
 
@@ -179,7 +207,12 @@ def occurrence_of(meeting: MeetingRow) -> int:
     """0 for a single meeting; for a series, the occurrence's UTC date as YYYYMMDD."""
     if not meeting.recurring or meeting.start_at is None:
         return 0
-    return int(meeting.start_at.strftime("%Y%m%d"))
+    return day_number(meeting.start_at)
+
+
+def day_number(instant: datetime) -> int:
+    """The date as YYYYMMDD (``strftime("%Y")`` drops the zeros of a year before 1000)."""
+    return instant.year * 10000 + instant.month * 100 + instant.day
 
 
 def _cancelled_occurrences(tx: StoreTx, meeting: MeetingRow) -> frozenset[int]:
@@ -190,7 +223,7 @@ def _cancelled_occurrences(tx: StoreTx, meeting: MeetingRow) -> frozenset[int]:
     cancelled = set()
     for other in tx.list_meetings(states=("cancelled",)):
         if other.ical_uid == meeting.ical_uid and other.recurrence_id and other.start_at is not None:
-            cancelled.add(int(other.start_at.strftime("%Y%m%d")))
+            cancelled.add(day_number(other.start_at))
     if not meeting.recurrence_id and slot_keys(tx, meeting) & tx.overridden_occurrences(meeting.ical_uid):
         cancelled.add(occurrence_of(meeting))
     return frozenset(cancelled)
@@ -204,9 +237,11 @@ def slot_keys(tx: StoreTx, meeting: MeetingRow) -> set[str]:
         return {kept}
     if meeting.start_at is None:
         return set()
-    keys = {meeting.start_at.astimezone(UTC).isoformat()}
+    start = meeting.start_at.astimezone(UTC)
+    keys = {start.isoformat()}
     if meeting.all_day:  # an all-day slot is its day: midnight in any zone, +12 h, falls on it
-        keys.add((meeting.start_at + timedelta(hours=12)).date().isoformat())
+        noon = start + timedelta(hours=12) if start < _LAST_NOON else start
+        keys.add(noon.date().isoformat())
     return keys
 
 

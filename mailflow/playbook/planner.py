@@ -4,7 +4,9 @@
 returns nothing.  It only adds steps, re-times, restores, cancels or skips
 *pending* (or, to restore, *cancelled*) rows; a row that is sending, sent,
 uncertain, failed or skipped is never touched, and a key that has a row is
-never added again.
+never added again.  A step whose moment falls outside the calendar (a meeting
+dated 9999-12-31: "end + 60d") is treated like a step turned off: none is
+added, a pending one is cancelled with the reason, and a real date restores it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from zoneinfo import ZoneInfo
 from mailflow.config import Settings
 from mailflow.model import STEP_AUDIENCE, StepName
 from mailflow.playbook.rules import PlaybookConfig, SendWindow, StepRule
-from mailflow.playbook.timing import held_by_window, lateness, next_in_window, on_day_at, reader_zone, shift
+from mailflow.playbook.timing import (
+    OutOfRange,
+    held_by_window,
+    lateness,
+    next_in_window,
+    on_day_at,
+    reader_zone,
+    shift,
+)
 from mailflow.playbook.types import (
     STEP_ORDER,
     Action,
@@ -40,7 +50,7 @@ def as_config(config: PlaybookConfig | Settings) -> PlaybookConfig:
 
 
 def when(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{instant.year:04d}{instant:-%m-%d %H:%M} UTC"  # %Y drops the zeros of year 1
 
 
 @dataclass(frozen=True)
@@ -153,8 +163,24 @@ def _intent(ctx: _Context, scheduled: datetime | None, others: Sequence[OtherMee
         elif superseded and step in ("follow_up", "stay_in_touch"):
             intent.by_step[step] = superseded
         elif not (facts.recurring and step in ("follow_up", "stay_in_touch")):
-            _PLANNERS[step](ctx, intent, mode)
+            _plan_step(ctx, intent, step, mode)
     return intent
+
+
+def _plan_step(ctx: _Context, intent: _Intent, step: StepName, mode: DeliveryMode) -> None:
+    """One step's wants; a moment outside the calendar (a meeting in year 9999) is a reason, not a crash.
+
+    Like a step turned off, it cancels a pending row (restored if the meeting gets a real date) and adds none.
+    """
+    try:
+        _PLANNERS[step](ctx, intent, mode)
+    except OutOfRange as exc:
+        occurrence = ctx.facts.occurrence if step in _PER_OCCURRENCE else 0
+        intent.by_key[(step, occurrence)] = _outside(exc)
+
+
+def _outside(exc: OutOfRange) -> str:
+    return f"its moment cannot be planned: {exc}"
 
 
 def _unscheduled_reason(facts: MeetingFacts) -> str:
@@ -306,7 +332,11 @@ def _stay_in_touch(ctx: _Context, intent: _Intent, mode: DeliveryMode) -> None:
     number = max(done, default=0) + 1
     previous = done[number - 1].due_at if number > 1 else None
     for _ in range(_STAY_CATCH_UP):
-        want = _check_in(ctx, mode, previous)
+        try:
+            want = _check_in(ctx, mode, previous)
+        except OutOfRange as exc:
+            intent.by_key[("stay_in_touch", number)] = _outside(exc)
+            return
         if want is None:
             return
         intent.wants[("stay_in_touch", number)] = want

@@ -5,11 +5,18 @@ also "48h") move on the reader's calendar, so "end + 60d" keeps its wall-clock t
 daylight-saving change; shorter offsets ("3h") are exact durations.  A wall
 time that does not exist (02:30 on the spring-forward night) lands an hour
 later; an ambiguous one (the autumn repeat) is its first occurrence.
+
+Dates come from mail, so they may be absurd (year 1, year 9999): a moment
+that would fall outside the years 1 to 9999 raises :class:`OutOfRange`, a
+ValueError with the reason, never an OverflowError from deep in datetime.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import ParamSpec
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailflow.model import Audience
@@ -17,6 +24,24 @@ from mailflow.playbook.rules import SendWindow
 
 DAY = timedelta(days=1)
 _MAX_DAYS_SCANNED = 4000
+_P = ParamSpec("_P")
+
+
+class OutOfRange(ValueError):
+    """A moment before 0001-01-01 or after 9999-12-31, where datetime cannot count."""
+
+
+def _bounded(func: Callable[_P, datetime]) -> Callable[_P, datetime]:
+    """``func`` with datetime's OverflowError turned into :class:`OutOfRange`."""
+
+    @functools.wraps(func)
+    def bounded(*args: _P.args, **kwargs: _P.kwargs) -> datetime:
+        try:
+            return func(*args, **kwargs)
+        except OverflowError as exc:
+            raise OutOfRange("it falls outside the calendar (the years 1 to 9999)") from exc
+
+    return bounded
 
 
 def zone_named(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
@@ -36,11 +61,13 @@ def reader_zone(audience: Audience, contact_timezone: str | None, owner_zone: Zo
     return zone_named(contact_timezone, owner_zone)
 
 
+@_bounded
 def local(wall: datetime, zone: ZoneInfo) -> datetime:
     """A naive wall-clock time in ``zone`` -> the UTC instant."""
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
+@_bounded
 def shift(anchor: datetime, offset: timedelta, zone: ZoneInfo) -> datetime:
     """``anchor + offset``; whole days are added on ``zone``'s calendar."""
     if offset % DAY == timedelta(0):
@@ -49,6 +76,7 @@ def shift(anchor: datetime, offset: timedelta, zone: ZoneInfo) -> datetime:
     return anchor.astimezone(UTC) + offset
 
 
+@_bounded
 def on_day_at(moment: datetime, clock: time, zone: ZoneInfo) -> datetime:
     """``clock`` o'clock on ``moment``'s day in ``zone``."""
     return local(datetime.combine(moment.astimezone(zone).date(), clock), zone)
@@ -63,6 +91,7 @@ def _hours(day: date, window: SendWindow, zone: ZoneInfo) -> tuple[datetime, dat
     return local(datetime.combine(day, window.opens), zone), local(datetime.combine(day, window.closes), zone)
 
 
+@_bounded
 def next_in_window(instant: datetime, window: SendWindow, zone: ZoneInfo) -> datetime:
     """``instant`` itself when the window is open then, else the next opening."""
     first = instant.astimezone(zone).date()
@@ -78,18 +107,15 @@ def next_in_window(instant: datetime, window: SendWindow, zone: ZoneInfo) -> dat
 
 def open_time_between(start: datetime, stop: datetime, window: SendWindow, zone: ZoneInfo) -> timedelta:
     """How long the window was open between two instants (the time a held step could have gone out)."""
+    if stop - start > _MAX_DAYS_SCANNED * DAY:
+        return stop - start  # more than ten years: treat it all as missed time
     total = timedelta(0)
-    day = start.astimezone(zone).date()
-    last = stop.astimezone(zone).date()
-    for _ in range(_MAX_DAYS_SCANNED):
-        if day > last:
-            break
+    first, last = start.astimezone(zone).date(), stop.astimezone(zone).date()
+    for i in range((last - first).days + 1):  # never a day past ``last``: 9999-12-31 has no next
+        day = first + timedelta(days=i)
         if day.weekday() in window.days:
             opens, closes = _hours(day, window, zone)
             total += max(timedelta(0), min(closes, stop) - max(opens, start))
-        day += DAY
-    else:
-        return stop - start  # more than ten years: treat it all as missed time
     return total
 
 
