@@ -100,7 +100,11 @@ class Engine:
         else:
             problem = "; ".join(report.errors[before:]) or "sync: failed"
             alert = health.note_failure(
-                self.store, problem, alert_after=self.alert_after, side=health.MAILBOX
+                self.store,
+                problem,
+                alert_after=self.alert_after,
+                side=health.MAILBOX,
+                since=self.source.down_since,  # when the connection was lost, not when retries ran out
             )
             if alert:
                 self._alerts.put(alert)

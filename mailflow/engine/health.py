@@ -95,16 +95,19 @@ def end_spell(tx: StoreTx, side: str) -> None:
         tx.kv_set(_key(name, side), None)
 
 
-def note_failure(store: Store, error: str, *, alert_after: timedelta, side: str = ROUTINE) -> str | None:
-    """Record a failure of ``side``; returns the alert text when the owner should now be told (once)."""
+def note_failure(
+    store: Store, error: str, *, alert_after: timedelta, side: str = ROUTINE, since: datetime | None = None
+) -> str | None:
+    """Record a failure of ``side`` (that began at ``since``, when the caller knows better than now);
+    returns the alert text when the owner should now be told (once)."""
     now = clock.now()
     with store.transaction() as tx:
         tx.kv_set(LAST_ERROR, one_line(error, 500))
         tx.kv_set(LAST_ERROR_AT, now.isoformat())
         tx.kv_set(_key(LAST_ERROR, side), one_line(error, 500))
-        since = _instant(tx.kv_get(_key(FAILING_SINCE, side)))
+        began, since = since, _instant(tx.kv_get(_key(FAILING_SINCE, side)))
         if since is None:
-            tx.kv_set(_key(FAILING_SINCE, side), now.isoformat())
+            tx.kv_set(_key(FAILING_SINCE, side), (began or now).isoformat())
             return None
         if tx.kv_get(_key(ALERT_SENT_AT, side)) or now - since < alert_after:
             return None

@@ -3,6 +3,15 @@
 Every imapclient, imaplib, socket and TLS exception becomes a mailflow error
 inside ``imap_errors``, the one boundary; code above it sees only
 ``AuthError``, ``TransientError``, ``PermanentError`` and ``ConfigError``.
+
+Two timeouts: ``[section] timeout`` for ordinary commands, and the short
+``liveness_seconds`` for what a live server answers at once (connecting, the
+TLS handshake and the greeting here; NOOP, DONE and IDLE's go-ahead in
+``sources/imap.py``).  A connection that goes silent (a black hole: a
+firewall dropping packets, a proxy that accepts and forwards nothing) is
+given up after that, whatever the ordinary timeout; TCP keepalive cannot be
+relied on for it (a proxy or load balancer on the way answers keepalives
+itself).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import (
     CapabilityError,
     IMAPClientAbortError,
@@ -36,6 +45,9 @@ from mailflow.text import one_line
 #: what mailflow uses when offered: IDLE to wait, CONDSTORE/QRESYNC to sync, MOVE/UIDPLUS to file
 CAPABILITIES_THAT_MATTER = ("IDLE", "CONDSTORE", "QRESYNC", "MOVE", "SPECIAL-USE", "UIDPLUS")
 SPECIAL_USE_FLAGS = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+#: seconds a server has to answer what a live one answers at once; silence that long means a dead
+#: connection (ordinary commands keep ``[section] timeout``)
+LIVENESS_SECONDS = 8.0
 
 DRAFTS_NAMES = (
     "Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts",
@@ -75,6 +87,11 @@ def imap_endpoint(account: ServerSettings, section: str) -> Endpoint:
     return endpoint_for(account, section, "IMAP")
 
 
+def liveness_seconds(account: ServerSettings) -> float:
+    """The short timeout for ``account``: ``LIVENESS_SECONDS``, or its ``timeout`` when that is shorter."""
+    return min(LIVENESS_SECONDS, account.timeout)
+
+
 def connect_imap(account: ServerSettings, section: str) -> IMAPClient:
     """A logged-in client for ``account``; ``section`` ("mailbox", "drafts") names it in errors.
 
@@ -82,23 +99,30 @@ def connect_imap(account: ServerSettings, section: str) -> IMAPClient:
     certificate is verified (against ``ca_file`` when set) unless
     ``tls_verify = false``.  Login uses XOAUTH2 when ``oauth2_token_command``
     is set, else the password (or ``password_command``).
+
+    Connecting, the TLS handshake, the greeting and STARTTLS must each be
+    answered within ``liveness_seconds``; the login keeps ``timeout`` (an
+    authentication backend may take a few seconds).
     """
     endpoint = imap_endpoint(account, section)
     require_username(account, section)
     context = tls_context(account, section) if account.security != "none" else None
     secret = secret_for(account, section)
     assert secret is not None  # required=True
+    quick = liveness_seconds(account)
     with imap_errors(endpoint):
-        client = IMAPClient(
-            endpoint.host,
-            endpoint.port,
-            ssl=account.security == "tls",
-            ssl_context=context,
-            timeout=account.timeout,
-        )
+        with silence_is_dead(endpoint, "the connection with a greeting", quick):
+            client = IMAPClient(
+                endpoint.host,
+                endpoint.port,
+                ssl=account.security == "tls",
+                ssl_context=context,
+                timeout=SocketTimeout(connect=quick, read=account.timeout),
+            )
         try:
             if account.security == "starttls":
-                client.starttls(context)
+                with answered_within(client, endpoint, "STARTTLS", quick):
+                    client.starttls(context)
             _login(client, account.username, secret)
         except BaseException:
             close_quietly(client)
@@ -149,6 +173,38 @@ def imap_errors(endpoint: Endpoint) -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from exc
+
+
+@contextmanager
+def silence_is_dead(endpoint: Endpoint, what: str, seconds: float) -> Iterator[None]:
+    """A timeout inside becomes a ``TransientError`` caused by it: "did not answer ``what`` within ..."."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise TransientError(
+            f"the IMAP server at {endpoint.address} did not answer {what} within {seconds:g} s",
+            hint="the connection is taken as dead and opened again with backoff; "
+            "if this goes on, the server or the network path to it is down",
+            backend=endpoint.section,
+        ) from exc
+
+
+@contextmanager
+def answered_within(client: IMAPClient, endpoint: Endpoint, what: str, seconds: float) -> Iterator[None]:
+    """An exchange under the socket timeout ``seconds`` (restored after); silence is a dead connection."""
+    with silence_is_dead(endpoint, what, seconds):
+        before = client.socket().gettimeout()
+        client.socket().settimeout(seconds)
+        try:
+            yield
+        finally:
+            with suppress(OSError):  # STARTTLS replaced the socket, or it is closed: set what is there now
+                client.socket().settimeout(before)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (a mailflow error) came from silence rather than a refusal or a reset."""
+    return isinstance(exc.__cause__, TimeoutError)
 
 
 def _text(exc: Exception) -> str:

@@ -24,6 +24,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from mailflow.errors import ConfigError, UnreadableMessage
@@ -115,6 +116,11 @@ class MailSource(ABC):
         for _ref, raw in self.fetch_many([ref]):
             return raw
         raise UnreadableMessage(f"the message is no longer at {ref.location}", ref=ref.location)
+
+    @property
+    def down_since(self) -> datetime | None:
+        """Since when the source has been unreachable (None: it answers, or it cannot be down)."""
+        return None
 
     def cursor_before(self, ref: MessageRef) -> str:
         """The cursor after every message before ``ref``: ``ref`` and what follows are read again."""

@@ -26,8 +26,23 @@ What goes over the wire, and why:
 - Waiting is IDLE in short slices (``idle_check(timeout)``), re-issued after
   ``idle_renew`` (well inside RFC 2177's 29 minutes); without IDLE, ``wait``
   sleeps until the next poll is due.
-- A dropped connection is reopened with capped exponential backoff and
-  jitter, for up to ``retry_for`` seconds; then ``TransientError``.
+- Liveness: a connection that goes silent is noticed by mailflow itself.
+  NOOP, DONE, IDLE's go-ahead and a new connection's greeting must be
+  answered within ``LIVENESS_SECONDS`` (or ``[mailbox] timeout`` when
+  shorter), other commands within ``[mailbox] timeout``; an IDLE that heard
+  nothing for ``QUIET_SECONDS`` is ended with DONE, which a live server
+  answers at once (the next poll would end it anyway).  So a wait notices
+  within ``QUIET_SECONDS + LIVENESS_SECONDS`` (13 s), a poll within
+  ``LIVENESS_SECONDS``.  TCP keepalive is not relied on: a proxy or load
+  balancer on the way answers it for a dead server.
+- A dropped connection is reopened at once, then with capped exponential
+  backoff and jitter, for up to ``retry_for`` seconds; then
+  ``TransientError``.  A new connection that gets no greeting is not waited
+  for again in the same call (each try would cost ``LIVENESS_SECONDS``).
+  From then on the source is down (``down_since``, ``last_error``): each
+  later call tries once when its backoff is over (up to ``max_backoff``)
+  and otherwise raises ``TransientError`` at once, so a dead server never
+  holds up the caller for long; ``wait`` sleeps until the next try.
 - Nothing is ever deleted.  ``mark_done`` adds ``processed_keyword`` and/or
   moves to ``move_processed_to`` (MOVE, or COPY when the server lacks MOVE).
 """
@@ -42,6 +57,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -51,7 +67,15 @@ from mailflow import clock
 from mailflow.config import MailboxSettings, Settings, parse_duration
 from mailflow.errors import AuthError, BackendError, ConfigError, PermanentError, TransientError
 from mailflow.model import MessageRef
-from mailflow.net.imap import close_quietly, connect_imap, imap_endpoint, imap_errors
+from mailflow.net.imap import (
+    answered_within,
+    close_quietly,
+    connect_imap,
+    imap_endpoint,
+    imap_errors,
+    liveness_seconds,
+    timed_out,
+)
 from mailflow.sources.base import DEFAULT_BATCH, Incoming, MailSource, UidCursor
 from mailflow.sources.imap_wire import (
     UID_BATCH,
@@ -72,6 +96,9 @@ LOOK_ITEMS = f"(UID RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({' '.join
 BODY_ITEMS = "(UID BODY.PEEK[])"
 _KEYWORD = re.compile(r"^[A-Za-z0-9$_.+-]{1,64}$")
 Connect = Callable[[MailboxSettings, str], IMAPClient]
+#: an IDLE that heard nothing from the server for this long is ended (DONE) to prove the connection
+#: alive; with the answer's own LIVENESS_SECONDS, a silent connection is noticed within their sum
+QUIET_SECONDS = 5.0
 
 
 @dataclass
@@ -136,6 +163,8 @@ class ImapSource(MailSource):
                 "(letters, digits and $_.+- only)"
             )
         self.idle_renew, self.retry_for, self.max_backoff = idle_renew, retry_for, max_backoff
+        #: the short timeout of NOOP, DONE, IDLE's go-ahead and the greeting
+        self.liveness = liveness_seconds(account)
         self.refresh_after = idle_renew if refresh_after is None else refresh_after
         self._connect, self._sleep = connect, sleep
         user = quote(account.username, safe="")
@@ -156,11 +185,38 @@ class ImapSource(MailSource):
         self._news = False
         #: the server said EXISTS or EXPUNGE since the last search (so the next poll must search)
         self._dirty = False
+        #: when the server last answered (monotonic): an IDLE quiet for QUIET_SECONDS is checked
+        self._heard_at = 0.0
+        #: the outage: since when, why, failed connection attempts in a row, and when to try again
+        self._down_since: datetime | None = None
+        self._last_error = ""
+        self._failures = 0
+        self._retry_at = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImapSource:
         renew = parse_duration(settings.daemon.idle_renew).total_seconds()
-        return cls(settings.mailbox, idle_renew=min(renew, 25 * 60))
+        # a refused server is retried within one call for 30 s at most: the daemon's other loops do
+        # not wait for it, but a stop does
+        return cls(settings.mailbox, idle_renew=min(renew, 25 * 60), retry_for=30.0)
+
+    # -- what `status` shows ---------------------------------------------------
+    @property
+    def down_since(self) -> datetime | None:
+        """When the connection to the server was lost or could not be made (UTC); None while it works."""
+        return self._down_since
+
+    @property
+    def last_error(self) -> str:
+        """The last connection problem, one sentence ("" if none yet); kept after the connection is back."""
+        return self._last_error
+
+    @property
+    def next_attempt(self) -> datetime | None:
+        """While down: when the next connection attempt is due (UTC); None otherwise."""
+        if self._down_since is None:
+            return None
+        return clock.now() + timedelta(seconds=max(0.0, self._retry_at - clock.monotonic()))
 
     # -- the seam ------------------------------------------------------------
     def poll(self, cursor: str | None, *, limit: int = DEFAULT_BATCH) -> tuple[list[Incoming], str]:
@@ -195,8 +251,14 @@ class ImapSource(MailSource):
 
     def wait(self, timeout: float) -> bool:
         started = clock.monotonic()
+        if self._client is None and started < self._retry_at:  # down: nothing to do before the next try
+            self._sleep(min(timeout, self._retry_at - started))
+            return False
+        was_down = self._down_since is not None
         try:
-            client, _selected = self._ready()
+            client, _selected = self._attempt()
+            if was_down:  # back after an outage: mail may have come meanwhile
+                return True
             if self._news or take_changes(client):  # new mail told with a look that was sent ahead
                 self._news = False
                 self._dirty = True
@@ -205,9 +267,9 @@ class ImapSource(MailSource):
                 return self._poll_wait(timeout)
             return self._idle_wait(client, timeout)
         except BackendError as exc:
-            # a wait never raises: the next poll reconnects (with backoff) and reports
+            # a wait never raises: the next poll (or wait) reconnects when the backoff allows, and reports
             log.warning("waiting for mail on %s failed: %s", self.endpoint.address, exc)
-            self._drop()
+            self._lost(exc)
             self._sleep(max(0.0, min(timeout, 5.0) - (clock.monotonic() - started)))
             return False
 
@@ -220,17 +282,23 @@ class ImapSource(MailSource):
 
     # -- connection ------------------------------------------------------------
     def _run(self, what: str, op: Callable[[IMAPClient, _Selected], T]) -> T:
-        """``op`` on a ready connection, reconnecting after drops until ``retry_for`` runs out."""
+        """``op`` on a ready connection, reconnecting after drops until ``retry_for`` runs out.
+
+        A call that starts while the source is down (``_failures``) tries to
+        connect once, when the backoff allows, and otherwise raises at once.
+        """
         deadline, attempt, refused = clock.monotonic() + self.retry_for, 0, False
+        patient = self._failures == 0
         while True:
-            client, selected = self._ready_or_retry(what, attempt, deadline)
+            client, selected = self._ready_or_retry(what, deadline, patient=patient)
             try:
                 with imap_errors(self.endpoint):
                     result = op(client, selected)
                     self._dirty |= take_changes(client)
-                    return result
+                self._heard_at = clock.monotonic()
+                return result
             except TransientError as exc:
-                self._drop()
+                self._lost(exc)
                 attempt = self._pause(what, exc, attempt, deadline)
             except PermanentError as exc:
                 # a NO in mid-session (say, the folder was deleted and recreated): reopen once
@@ -240,13 +308,60 @@ class ImapSource(MailSource):
                 refused = True
                 log.warning("cannot %s %s (%s); reopening the folder", what, self.folder, exc)
 
-    def _ready_or_retry(self, what: str, attempt: int, deadline: float) -> tuple[IMAPClient, _Selected]:
+    def _ready_or_retry(self, what: str, deadline: float, *, patient: bool) -> tuple[IMAPClient, _Selected]:
         while True:
+            delay = self._retry_at - clock.monotonic()
+            if self._client is None and delay > 0:
+                if not patient:
+                    raise self._still_down()
+                self._sleep(delay)
+            connecting = self._client is None
             try:
-                return self._ready()
+                return self._attempt()
             except TransientError as exc:
-                self._drop()
-                attempt = self._pause(what, exc, attempt, deadline)
+                # a server that let a new connection go unanswered would cost as much again: not now
+                if not patient or (connecting and timed_out(exc)) or self._retry_at > deadline:
+                    raise
+                delay = max(0.0, self._retry_at - clock.monotonic())
+                log.warning("cannot %s %s (%s); trying again in %.1f s", what, self.folder, exc, delay)
+
+    def _attempt(self) -> tuple[IMAPClient, _Selected]:
+        """``_ready()`` once; a failure drops the connection, and a failed connect puts off the next."""
+        connecting = self._client is None
+        try:
+            return self._ready()
+        except BackendError as exc:
+            self._lost(exc)
+            if connecting and isinstance(exc, TransientError):
+                self._retry_at = clock.monotonic() + backoff(self._failures, cap=self.max_backoff)
+                self._failures += 1
+            raise
+
+    def _lost(self, exc: BackendError) -> None:
+        """The connection failed or could not be made: drop it; the outage starts now, unless it has."""
+        self._drop()
+        self._last_error = one_line(str(exc), 300)
+        if self._down_since is None:
+            self._down_since = clock.now()
+
+    def _back(self) -> None:
+        """A new connection works: the outage, if any, is over."""
+        if self._down_since is not None:
+            log.info(
+                "the IMAP connection to %s is back (down since %s)",
+                self.endpoint.address, self._down_since.isoformat(timespec="seconds"),
+            )  # fmt: skip
+        self._down_since, self._failures, self._retry_at = None, 0, 0.0
+        self._heard_at = clock.monotonic()
+
+    def _still_down(self) -> TransientError:
+        since = self._down_since.isoformat(timespec="seconds") if self._down_since else "a moment ago"
+        wait = max(0.0, self._retry_at - clock.monotonic())
+        return TransientError(
+            f"{self._last_error} (down since {since}; the next attempt is in {wait:.0f} s)",
+            hint="mailflow keeps trying with backoff; `mailflow check` tests the login now",
+            backend=self.section,
+        )
 
     def _pause(self, what: str, exc: TransientError, attempt: int, deadline: float) -> int:
         delay = backoff(attempt, cap=self.max_backoff)
@@ -283,6 +398,7 @@ class ImapSource(MailSource):
             close_quietly(client)
             raise
         self._client = client
+        self._back()
         return client, self._selected
 
     def _read_ahead(self, client: IMAPClient) -> None:
@@ -327,18 +443,27 @@ class ImapSource(MailSource):
         if client is None:
             return
         if polite:
-            if ahead is not None and ahead.records is None:  # read it, or LOGOUT would wade through it
-                with contextlib.suppress(Exception):
-                    read_fetch(client, ahead.tag)
-            if idling:  # a server in IDLE answers nothing but DONE: LOGOUT would wait for the timeout
-                with contextlib.suppress(Exception):
-                    client.idle_done()
-            close_quietly(client)
+            self._log_out(client, idling=idling, ahead=ahead)
         else:
             try:
                 client.shutdown()
             except Exception:  # already gone: nothing to release
                 log.debug("closing a dropped IMAP connection failed", exc_info=True)
+
+    def _log_out(self, client: IMAPClient, *, idling: bool, ahead: _Ahead | None) -> None:
+        """LOGOUT after what is still owed; a silent server holds this up only for the short timeout."""
+        try:
+            with answered_within(client, self.endpoint, "LOGOUT", self.liveness):
+                if ahead is not None and ahead.records is None:  # read it, or LOGOUT would wade through it
+                    with contextlib.suppress(FetchRefused):
+                        read_fetch(client, ahead.tag)
+                if idling:  # a server in IDLE answers nothing but DONE: LOGOUT would wait for the timeout
+                    client.idle_done()
+                client.logout()
+        except Exception:  # going anyway
+            log.debug("logging out of %s failed", self.endpoint.address, exc_info=True)
+            with contextlib.suppress(Exception):
+                client.shutdown()
 
     # -- polling -----------------------------------------------------------------
     def _poll(
@@ -381,12 +506,15 @@ class ImapSource(MailSource):
             if rest:
                 return rest  # still paging through the last search: no round trip
         fresh, selected.fresh = selected.fresh, False
-        if fresh and wanted is not None and _nothing_new(selected, wanted):
+        # the SELECT answer is out of date once the server has said EXISTS or EXPUNGE after it
+        # (IDLE right after a refreshing SELECT: Cyrus says so at once, Dovecot 0.5 s later)
+        if fresh and wanted is not None and not self._dirty and _nothing_new(selected, wanted):
             return []
         if not fresh:
             # Dovecot shows new mail to a selected connection only after a syncing command, and
             # says so (EXISTS); without any such word since the last search, nothing is new
-            client.noop()
+            with answered_within(client, self.endpoint, "NOOP", self.liveness):
+                client.noop()
             if not (take_changes(client) or self._dirty):
                 return []
         self._dirty = False
@@ -446,25 +574,47 @@ class ImapSource(MailSource):
 
     # -- waiting -----------------------------------------------------------------
     def _idle_wait(self, client: IMAPClient, timeout: float) -> bool:
-        with imap_errors(self.endpoint):
-            now = clock.monotonic()
-            if self._idle_since is not None and now - self._idle_since >= self.idle_renew:
-                self._end_idle(client)  # re-issued well inside the server's 29-minute limit
-            if self._idle_since is None:
+        """IDLE until ``timeout``, new mail, or the end of the connection; a quiet spell is checked."""
+        deadline = clock.monotonic() + max(0.0, timeout)
+        while True:
+            with imap_errors(self.endpoint):
+                if not self._idling(client, deadline):
+                    return False  # a check below ended IDLE: the next wait (or poll) goes on
+                span = max(0.0, min(deadline, self._heard_at + QUIET_SECONDS) - clock.monotonic())
+                started = clock.monotonic()
+                responses = client.idle_check(timeout=span)
+            if responses:
+                self._heard_at = clock.monotonic()
+            self._dirty |= _says_changed(responses)
+            if _says_new_mail(responses):
+                return True
+            # imapclient returns early with nothing when the server closed the connection
+            ended = not responses and span >= 0.1 and clock.monotonic() - started < span / 2
+            if ended or _says_bye(responses):
+                log.info(
+                    "the IMAP connection to %s closed while waiting; reconnecting", self.endpoint.address
+                )
+                self._drop()
+                return True
+            if clock.monotonic() - self._heard_at >= QUIET_SECONDS:
+                # quiet: alive, or silently dead? a live server answers DONE at once
+                with imap_errors(self.endpoint):
+                    self._end_idle(client)
+            if clock.monotonic() >= deadline:
+                return False
+
+    def _idling(self, client: IMAPClient, deadline: float) -> bool:
+        """In IDLE (renewed after ``idle_renew``, entered when needed), unless ``deadline`` has passed."""
+        now = clock.monotonic()
+        if self._idle_since is not None and now - self._idle_since >= self.idle_renew:
+            self._end_idle(client)  # re-issued well inside the server's 29-minute limit
+        if self._idle_since is None:
+            if now >= deadline:
+                return False
+            with answered_within(client, self.endpoint, "IDLE", self.liveness):
                 client.idle()
-                self._idle_since = now
-            started = clock.monotonic()
-            responses = client.idle_check(timeout=max(0.0, timeout))
-        if _says_changed(responses):
-            self._dirty = True
-        if _says_new_mail(responses):
-            return True
-        if _says_bye(responses) or (not responses and clock.monotonic() - started < timeout / 2):
-            # the server closed the connection (imapclient returns early with nothing on EOF)
-            log.info("the IMAP connection to %s closed while waiting; reconnecting", self.endpoint.address)
-            self._drop()
-            return True
-        return False
+            self._idle_since = self._heard_at = clock.monotonic()
+        return True
 
     def _poll_wait(self, timeout: float) -> bool:
         remaining = self._last_poll + self.account.poll_interval - clock.monotonic()
@@ -477,7 +627,9 @@ class ImapSource(MailSource):
     def _end_idle(self, client: IMAPClient) -> None:
         if self._idle_since is not None:
             self._idle_since = None
-            _text, responses = client.idle_done()
+            with answered_within(client, self.endpoint, "DONE (the end of IDLE)", self.liveness):
+                _text, responses = client.idle_done()
+            self._heard_at = clock.monotonic()
             self._dirty |= _says_changed(responses) or take_changes(client)
 
 
