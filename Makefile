@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo dovecot bench clean
+.PHONY: install test lint typecheck unit demo dovecot cyrus bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ dovecot:
 		echo "Dovecot is missing: run 'sudo apt-get install dovecot-imapd' to run the IMAP tests (they are skipped without it)"; \
 	fi
 
+# Debian 12's Cyrus IMAP 3.6 for the second IMAP server of the tests: cyrus-imapd conflicts with
+# dovecot-imapd in apt, so it is unpacked into .cache/cyrus-root (apt-get download + dpkg -x, no root
+# needed; CYRUS_TEST_ROOT picks another place) and run from there. Idempotent; see tests/rig/cyrus.py.
+cyrus: $(STAMP)
+	@$(BIN)/python -m tests.rig.cyrus install || true
+
 lint: $(STAMP)
 	$(BIN)/ruff check mailflow tests bench
 	$(BIN)/ruff format --check mailflow tests bench
@@ -36,7 +42,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP) dovecot lint typecheck
+test: $(STAMP) dovecot cyrus lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 demo: $(STAMP)

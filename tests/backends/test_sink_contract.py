@@ -1,8 +1,9 @@
 """The contract every sink that can look back must keep: deliver once, find it again.
 
 Run against every kind: memory, the file outbox, SMTP (STARTTLS and implicit
-TLS, with copies in the Sent folder of a real Dovecot), Drafts (Dovecot), and
-notify over the outbox and over SMTP.
+TLS, with copies in the Sent folder of a real IMAP server), Drafts, and notify
+over the outbox and over SMTP.  Each kind that needs an IMAP server runs on
+Dovecot and on Cyrus (``drafts-cyrus``...).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from mailflow.sinks.factory import build_sinks
 from mailflow.sinks.memory import MemorySink
 from mailflow.sinks.outbox import OutboxSink
 from tests import delivery_helpers as dh
-from tests.rig.dovecot import ImapUser
+from tests.rig.cyrus import IMAP_SERVERS, RigUser
 from tests.rig.smtp import SmtpServer
 
 
@@ -32,37 +33,64 @@ def make_message(message_id: str, subject: str = "Thank you") -> EmailMessage:
     return message
 
 
-def _smtp(request: pytest.FixtureRequest, tmp_path: Path, server_fixture: str) -> MailSink:
-    user: ImapUser = request.getfixturevalue("imap_user")
+Maker = Callable[[pytest.FixtureRequest, Path, str], MailSink]
+
+
+def _user(request: pytest.FixtureRequest, imap: str) -> RigUser:
+    user: RigUser = request.getfixturevalue("rig_user")(imap)
+    return user
+
+
+def _smtp(request: pytest.FixtureRequest, tmp_path: Path, imap: str, server_fixture: str) -> MailSink:
+    user = _user(request, imap)
     server: SmtpServer = request.getfixturevalue(server_fixture)
     return build_sinks(dh.settings(tmp_path, smtp=dh.smtp_settings(server, user), mailbox=user)).send
 
 
-def _drafts(request: pytest.FixtureRequest, tmp_path: Path) -> MailSink:
-    user: ImapUser = request.getfixturevalue("imap_user")
+def _drafts(request: pytest.FixtureRequest, tmp_path: Path, imap: str) -> MailSink:
+    user = _user(request, imap)
     return build_sinks(dh.settings(tmp_path, drafts=dh.drafts_settings(user))).draft
 
 
-def _notify_smtp(request: pytest.FixtureRequest, tmp_path: Path) -> MailSink:
-    user: ImapUser = request.getfixturevalue("imap_user")
+def _notify_smtp(request: pytest.FixtureRequest, tmp_path: Path, imap: str) -> MailSink:
+    user = _user(request, imap)
     server: SmtpServer = request.getfixturevalue("smtp_server")
     return build_sinks(dh.settings(tmp_path, smtp=dh.smtp_settings(server, user), mailbox=user)).draft
 
 
-MAKERS: dict[str, Callable[[pytest.FixtureRequest, Path], MailSink]] = {
+WITHOUT_IMAP: dict[str, Callable[[pytest.FixtureRequest, Path], MailSink]] = {
     "memory": lambda request, tmp_path: MemorySink(),
     "outbox": lambda request, tmp_path: OutboxSink(tmp_path / "out"),
-    "smtp-starttls": lambda request, tmp_path: _smtp(request, tmp_path, "smtp_server"),
-    "smtp-implicit-tls": lambda request, tmp_path: _smtp(request, tmp_path, "smtps_server"),
-    "drafts": _drafts,
     "notify-outbox": lambda request, tmp_path: build_sinks(dh.settings(tmp_path)).draft,
+}
+#: each made once per IMAP server (its Sent or Drafts folder is where ``find`` looks)
+WITH_IMAP: dict[str, Maker] = {
+    "smtp-starttls": lambda request, tmp_path, imap: _smtp(request, tmp_path, imap, "smtp_server"),
+    "smtp-implicit-tls": lambda request, tmp_path, imap: _smtp(request, tmp_path, imap, "smtps_server"),
+    "drafts": _drafts,
     "notify-smtp": _notify_smtp,
 }
 
 
-@pytest.fixture(params=list(MAKERS))
+def _params() -> list[object]:
+    plain: list[object] = list(WITHOUT_IMAP)
+    return plain + [
+        pytest.param(f"{kind}-{imap}", marks=getattr(pytest.mark, imap))
+        for kind in WITH_IMAP
+        for imap in IMAP_SERVERS
+    ]
+
+
+def _make(request: pytest.FixtureRequest, tmp_path: Path, param: str) -> MailSink:
+    if param in WITHOUT_IMAP:
+        return WITHOUT_IMAP[param](request, tmp_path)
+    kind, _, imap = param.rpartition("-")
+    return WITH_IMAP[kind](request, tmp_path, imap)
+
+
+@pytest.fixture(params=_params())
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailSink]:
-    made = MAKERS[request.param](request, tmp_path)
+    made = _make(request, tmp_path, request.param)
     yield made
     made.close()
 

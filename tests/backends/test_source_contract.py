@@ -1,6 +1,6 @@
 """The contract every ``MailSource`` keeps: new mail in order, once, read without changing it.
 
-Run against the in-memory twin, a Maildir on disk and a real Dovecot over IMAPS.
+Run against the in-memory twin, a Maildir on disk, and over IMAPS a real Dovecot and a real Cyrus.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.memory import MemorySource
 from tests import intake_support as support
-from tests.rig.dovecot import ImapUser
+from tests.rig.cyrus import IMAP_SERVERS, RigUser
 
 
 @dataclass
@@ -56,8 +57,8 @@ def _maildir(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     )
 
 
-def _imap(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    user: ImapUser = request.getfixturevalue("imap_user")
+def _imap(request: pytest.FixtureRequest, tmp_path: Path, server: str) -> Harness:
+    user: RigUser = request.getfixturevalue("rig_user")(server)
     support.create_folder(user)
     source = ImapSource(support.imap_mailbox(user), retry_for=5.0)
 
@@ -71,12 +72,19 @@ def _imap(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     )
 
 
-MAKERS = {"memory": _memory, "maildir": _maildir, "imap": _imap}
+MAKERS: dict[str, Callable[[pytest.FixtureRequest, Path], Harness]] = {
+    "memory": _memory,
+    "maildir": _maildir,
+    **{f"imap-{server}": partial(_imap, server=server) for server in IMAP_SERVERS},
+}
 
 
-@pytest.fixture(
-    params=[pytest.param(kind, marks=pytest.mark.dovecot) if kind == "imap" else kind for kind in MAKERS]
-)
+def _param(kind: str) -> object:
+    server = kind.partition("imap-")[2]
+    return pytest.param(kind, marks=getattr(pytest.mark, server)) if server else kind
+
+
+@pytest.fixture(params=[_param(kind) for kind in MAKERS])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     made = MAKERS[request.param](request, tmp_path)
     yield made
