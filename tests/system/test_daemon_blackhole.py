@@ -83,8 +83,15 @@ def test_due_steps_go_out_and_the_heartbeat_stays_fresh_while_imap_is_a_black_ho
             assert max(ages) <= 2 * TICK + 1, f"the heartbeat grew {max(ages):.1f} s old"
             print(f"homework brief {late:.1f} s after its time; heartbeat at most {max(ages):.1f} s old")
 
-            status = json.loads(run_cli(["--config", str(config), "status", "--json"]).output)
-            assert status["last_sync"] is not None
+            down = _wait_for_value(lambda: _mailbox_down(config), 60, "status never said the mailbox is down")
+            since = datetime.fromisoformat(down["since"])
+            daemon_clock = (
+                HOMEWORK_DUE - timedelta(seconds=LEAD) + timedelta(seconds=time.monotonic() - started)
+            )
+            assert since <= daemon_clock and daemon_clock - since < timedelta(seconds=60), down
+            assert "did not answer" in down["error"] or "timed out" in down["error"], down
+            shown = run_cli(["--config", str(config), "--now", daemon_clock.isoformat(), "status"]).output
+            assert "reading the mailbox failing since" in shown and "mail to contacts is held" in shown
 
             # a reschedule waits in the silent mailbox; when the server answers again it is read
             moved = MEETING + timedelta(days=7)
@@ -137,6 +144,23 @@ def _watch_heartbeat(heartbeat: Path, *, until: Callable[[], bool], seconds: flo
         ages.append(time.time() - heartbeat.stat().st_mtime)
         time.sleep(0.2)
     return ages
+
+
+def _mailbox_down(config: Path) -> dict[str, str] | None:
+    status = json.loads(run_cli(["--config", str(config), "status", "--json"]).output)
+    return next((d for d in status["down"] if d["side"] == "mailbox"), None)
+
+
+def _wait_for_value(
+    probe: Callable[[], dict[str, str] | None], seconds: float, message: str
+) -> dict[str, str]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value is not None:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(message)
 
 
 def _meeting_start(config: Path) -> datetime | None:
