@@ -14,8 +14,9 @@ import tomllib
 from contextvars import ContextVar
 from datetime import time as dtime
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -35,12 +37,11 @@ from pydantic_settings import (
 )
 
 from mailflow.errors import ConfigError
-from mailflow.model import StepName
+from mailflow.steps import DEFAULT_STEPS, Mode, StepRegistry, StepSpec
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Security = Literal["tls", "starttls", "none"]
-Mode = Literal["send", "draft", "notify", "off"]
-STEPS: tuple[str, ...] = get_args(StepName)  # the playbook's steps, in order
+STEPS: tuple[str, ...] = DEFAULT_STEPS.names  # the playbook's steps, in order
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(mo|m|h|d|w|s)\s*$")
@@ -180,6 +181,11 @@ class TrustSettings(Section):
 
 
 class StepSettings(Section):
+    """One ``[playbook.<step>]`` table; its defaults are the step's, from the step table."""
+
+    #: what ``at`` may start from (the registry's anchors; see :func:`playbook_model`)
+    anchors: ClassVar[tuple[str, ...]] = DEFAULT_STEPS.anchors
+
     mode: Mode = "send"
     at: str = ""
     time_of_day: str = ""
@@ -196,35 +202,32 @@ class StepSettings(Section):
     @classmethod
     def _at(cls, value: str) -> str:
         if value:
-            parse_at(value)
+            parse_at(value, cls.anchors)
         return value
 
 
-class FollowUpSettings(StepSettings):
+class ProposalStepSettings(StepSettings):
+    """The table of a step that proposes the next coffee (``attaches = "proposal"``)."""
+
     propose: Literal["request", "publish", "none"] = "request"
     proposal_length: Duration = "30m"
 
 
-class StayInTouchSettings(StepSettings):
+class RepeatingStepSettings(StepSettings):
+    """The table of a step that repeats (``every`` in the step table)."""
+
     every: Duration = "4mo"
 
 
-def _step(mode: Mode, at: str, time_of_day: str = "") -> Any:
-    return Field(default_factory=lambda: StepSettings(mode=mode, at=at, time_of_day=time_of_day))
+class StepTables(Section):
+    """``[playbook]``: one table per step; the fields are made from a step table by :func:`playbook_model`."""
 
-
-class PlaybookSettings(Section):
-    prep_request: StepSettings = _step("send", "scheduled")
-    homework_brief: StepSettings = _step("send", "start - 1d", "08:00")
-    summary_prompt: StepSettings = _step("send", "end")
-    thank_you: StepSettings = _step("draft", "end + 3h")
-    take_action: StepSettings = _step("send", "end + 1d", "09:00")
-    follow_up: FollowUpSettings = Field(
-        default_factory=lambda: FollowUpSettings(mode="draft", at="end + 60d")
-    )
-    stay_in_touch: StayInTouchSettings = Field(
-        default_factory=lambda: StayInTouchSettings(mode="draft", at="follow_up + 4mo")
-    )
+    def table(self, step: str) -> StepSettings:
+        """The ``[playbook.<step>]`` table (KeyError for a step these settings do not have)."""
+        found = getattr(self, step, None) if step in type(self).model_fields else None
+        if not isinstance(found, StepSettings):
+            raise KeyError(step)
+        return found
 
     @model_validator(mode="before")
     @classmethod
@@ -243,6 +246,40 @@ class PlaybookSettings(Section):
                 default = field.get_default(call_default_factory=True, validated_data={})
                 merged[name] = {**default.model_dump(exclude_defaults=True), **value}
         return merged
+
+
+def step_table_class(spec: StepSpec, anchors: tuple[str, ...] = DEFAULT_STEPS.anchors) -> type[StepSettings]:
+    """The settings class of ``spec``'s table: the keys its attachment or repetition needs."""
+    base: type[StepSettings] = StepSettings
+    if spec.attaches == "proposal":
+        base = ProposalStepSettings
+    elif spec.every:
+        base = RepeatingStepSettings
+    if anchors == base.anchors:
+        return base
+    special = create_model(base.__name__, __base__=base, __module__=__name__)
+    special.anchors = anchors
+    return special
+
+
+def _default_table(spec: StepSpec, table: type[StepSettings]) -> StepSettings:
+    extra = {"every": spec.every} if spec.every and issubclass(table, RepeatingStepSettings) else {}
+    return table(mode=spec.mode, at=spec.at, time_of_day=spec.time_of_day, **extra)
+
+
+def playbook_model(steps: StepRegistry) -> type[StepTables]:
+    """The ``[playbook]`` model of ``steps``: one table per step, in order, with the step's defaults."""
+    fields: dict[str, Any] = {}
+    for spec in steps:
+        table = step_table_class(spec, steps.anchors)
+        fields[spec.name] = (table, Field(default_factory=partial(_default_table, spec, table)))
+    return create_model("PlaybookSettings", __base__=StepTables, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:  # mypy knows the base class and its table(); the fields are the step table's
+    PlaybookSettings = StepTables
+else:  # the tables of the default steps (the name lets pickle find the class)
+    PlaybookSettings = playbook_model(DEFAULT_STEPS)
 
 
 class IntakeSettings(Section):
@@ -283,6 +320,9 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
         nested_model_default_partial_update=True,
     )
+
+    #: the step table these settings configure; :func:`settings_class` makes settings for another
+    steps: ClassVar[StepRegistry] = DEFAULT_STEPS
 
     owner: OwnerSettings = Field(default_factory=OwnerSettings)
     mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
@@ -361,13 +401,37 @@ def find_config(explicit: Path | None) -> Path | None:
     return path if path.is_file() else None
 
 
-def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Build the settings from ``path`` (may be None), the environment and ``overrides``."""
+def settings_class(steps: StepRegistry) -> type[Settings]:
+    """Settings whose ``[playbook]`` has a table for each of ``steps``, and that carry them.
+
+    Everything built from such settings (the planner, dispatch, compose, the
+    sinks) reads the steps from ``settings.steps``.
+    """
+    if steps == DEFAULT_STEPS:
+        return Settings
+    playbook = playbook_model(steps)
+    made = create_model(
+        "Settings",
+        __base__=Settings,
+        __module__=__name__,
+        playbook=(playbook, Field(default_factory=playbook)),
+    )
+    made.steps = steps
+    return made
+
+
+def load_settings(
+    path: Path | None, overrides: dict[str, Any] | None = None, *, steps: StepRegistry = DEFAULT_STEPS
+) -> Settings:
+    """Build the settings from ``path`` (may be None), the environment and ``overrides``.
+
+    ``steps``: the step table to configure (the default playbook unless a caller registered more).
+    """
     if path is not None:
         _check_toml(path)
     token = _config_path.set(path)
     try:
-        return Settings(**(overrides or {}))
+        return settings_class(steps)(**(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     finally:
@@ -462,16 +526,16 @@ def parse_clock_time(text: str) -> dtime:
     return dtime(int(match.group(1)), int(match.group(2)))
 
 
-ANCHORS = ("scheduled", "start", "end", "notes", "follow_up")
+ANCHORS = DEFAULT_STEPS.anchors
 _AT = re.compile(r"^\s*([a-z_]+)\s*(?:([+-])\s*(\d+\s*(?:mo|m|h|d|w|s)))?\s*$")
 
 
-def parse_at(text: str) -> tuple[str, timedelta]:
+def parse_at(text: str, anchors: tuple[str, ...] = ANCHORS) -> tuple[str, timedelta]:
     """``"end + 3h"`` -> ("end", 3 hours); ``"start - 1d"`` -> ("start", -1 day); ``"scheduled"``."""
     match = _AT.match(text)
-    if not match or match.group(1) not in ANCHORS:
+    if not match or match.group(1) not in anchors:
         raise ValueError(
-            f"expected an anchor ({', '.join(ANCHORS)}) with an optional offset "
+            f"expected an anchor ({', '.join(anchors)}) with an optional offset "
             f'like "end + 3h" or "start - 1d", got "{text}"'
         )
     offset = parse_duration(match.group(3)) if match.group(3) else timedelta(0)

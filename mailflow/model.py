@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from mailflow.steps import DEFAULT_STEPS, Audience
+
 Kind = Literal[
     "invite",
     "update",
@@ -26,27 +28,11 @@ Kind = Literal[
 Role = Literal["seeker", "adviser"]
 MeetingState = Literal["requested", "pending", "scheduled", "cancelled", "done"]
 StepState = Literal["pending", "sending", "sent", "uncertain", "failed", "skipped", "cancelled"]
-StepName = Literal[
-    "prep_request",
-    "homework_brief",
-    "summary_prompt",
-    "thank_you",
-    "take_action",
-    "follow_up",
-    "stay_in_touch",
-]
-Audience = Literal["owner", "contact"]
+#: a step's name: a name in the step table (:mod:`mailflow.steps`)
+StepName = str
 
-#: who each step is written to; fixed, not configurable
-STEP_AUDIENCE: dict[str, Audience] = {
-    "prep_request": "contact",
-    "homework_brief": "owner",
-    "summary_prompt": "owner",
-    "thank_you": "contact",
-    "take_action": "owner",
-    "follow_up": "contact",
-    "stay_in_touch": "contact",
-}
+#: who each step of the default table is written to; fixed, not configurable (a view of the table)
+STEP_AUDIENCE: dict[str, Audience] = {spec.name: spec.audience for spec in DEFAULT_STEPS}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ RANKS = {
     "passwords": 1,
     "resources": 1,
     "model": 0,
+    "steps": 0,
     "clock": 0,
     "errors": 0,
     "text": 0,

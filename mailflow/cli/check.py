@@ -326,7 +326,7 @@ def _servers(config: Settings) -> list[tuple[str, ServerSettings]]:
 
 
 def _steps(config: Settings) -> list[tuple[str, str]]:
-    return [(name, getattr(config.playbook, name).mode) for name in type(config.playbook).model_fields]
+    return [(name, config.playbook.table(name).mode) for name in config.steps.names]
 
 
 # -- the command ---------------------------------------------------------------

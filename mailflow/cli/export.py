@@ -39,7 +39,13 @@ def export_ics(
         meetings, steps = feed_entries(tx, now, now + timedelta(days=days))
     name = f"mailflow: {config.owner.name}" if config.owner.name else "mailflow"
     data = build_feed(
-        meetings, steps, zone=config.owner.timezone, domain=message_id_domain(config), now=now, name=name
+        meetings,
+        steps,
+        zone=config.owner.timezone,
+        domain=message_id_domain(config),
+        now=now,
+        name=name,
+        table=config.steps,
     )
     if path is None or str(path) == "-":
         sys.stdout.buffer.write(data)

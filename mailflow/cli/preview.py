@@ -19,6 +19,7 @@ from mailflow.compose.outgoing import Outgoing
 from mailflow.config import STEPS, Settings
 from mailflow.engine.outgoing import StepRenderer, new_message_id
 from mailflow.errors import UsageError
+from mailflow.steps import DEFAULT_STEPS
 from mailflow.store import MeetingRow, StepRow, Store
 
 _OPEN = ("pending", "sending", "uncertain", "failed")
@@ -37,7 +38,12 @@ class Preview:
     outgoing: Outgoing
 
 
-@app.command()
+def _steps_epilog() -> str:
+    """What each step is, for ``--help``: the step table's own words."""
+    return "Steps:\n\n" + "\n\n".join(f"{spec.name}: {spec.labels.cli}" for spec in DEFAULT_STEPS)
+
+
+@app.command(epilog=_steps_epilog())
 @handles_errors
 def preview(
     step: str = typer.Argument(..., metavar="STEP", help=f"One of: {', '.join(STEPS)}."),
@@ -77,7 +83,7 @@ def _compose(store: Store, config: Settings, meeting: MeetingRow, step: str, row
 def _unplanned(meeting: MeetingRow, step: str, config: Settings) -> StepRow:
     """A stand-in for a step the planner has not (yet) planned, due now."""
     now = clock.now()
-    mode = getattr(config.playbook, step).mode
+    mode = config.playbook.table(step).mode
     return StepRow(
         id=0, meeting_id=meeting.id, step=step, occurrence=0, due_at=now, mode=mode, state="not planned",
         attempts=0, last_error="", reason="", message_id=None, next_attempt_at=None, sent_at=None,

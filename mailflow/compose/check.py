@@ -1,8 +1,9 @@
 """``check_templates``: render every template before anything is due.
 
 Each step is rendered for both roles, with and without notes (and, for the
-follow-up, with and without a proposed coffee), against a sample meeting, so
-a misspelt variable shows up in ``mailflow check`` rather than on the day.
+step that proposes the next coffee, with and without a proposal), against a
+sample meeting, so a misspelt variable shows up in ``mailflow check`` rather
+than on the day.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mailflow.compose.context import (
     Role,
 )
 from mailflow.compose.environment import base_name, folders, render
-from mailflow.config import STEPS, Settings
+from mailflow.config import Settings
 from mailflow.errors import TemplateError
 
 ROLES: tuple[Role, ...] = ("seeker", "adviser")
@@ -69,7 +70,7 @@ def check_templates(settings: Settings) -> list[str]:
     except TemplateError as exc:
         return [str(exc)]
     problems = _stray_files(searched, settings)
-    for step in STEPS:
+    for step in settings.steps.names:
         for role in ROLES:
             for ctx in _samples(settings, step):
                 try:
@@ -82,7 +83,8 @@ def check_templates(settings: Settings) -> list[str]:
 
 def _samples(settings: Settings, step: str) -> list[ComposeContext]:
     samples = [sample_context(settings, notes=False), sample_context(settings, notes=True)]
-    if step == "follow_up":
+    spec = settings.steps.get(step)
+    if spec is not None and spec.attaches == "proposal":
         samples += [sample_context(settings, notes=n, proposal=True) for n in (False, True)]
     return samples
 
@@ -93,7 +95,8 @@ def _stray_files(searched: list[tuple[str, Path]], settings: Settings) -> list[s
     if len(searched) < 2:
         return problems
     _, folder = searched[0]
-    names = set(STEPS) | {_template_name(step, settings) for step in STEPS}
+    steps = settings.steps.names
+    names = set(steps) | {_template_name(step, settings) for step in steps}
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or path.suffix not in _SUFFIXES:
             continue
@@ -101,7 +104,7 @@ def _stray_files(searched: list[tuple[str, Path]], settings: Settings) -> list[s
         name, _, role = stem.partition(".")
         if name not in names:
             problems.append(
-                f"Template {path} matches no step ({', '.join(STEPS)}), so it is never used; "
+                f"Template {path} matches no step ({', '.join(steps)}), so it is never used; "
                 "rename it, or start its name with _ if it is a partial."
             )
         elif role and role not in ROLES:

@@ -217,7 +217,7 @@ def folders(settings: Settings) -> list[tuple[str, Path]]:
 
 def base_name(step: str, settings: Settings) -> str:
     """``step``, or the name ``[playbook.<step>] template`` chose."""
-    chosen = getattr(settings.playbook, step).template if hasattr(settings.playbook, step) else ""
+    chosen = settings.playbook.table(step).template if step in settings.steps else ""
     if chosen and not _NAME.match(chosen):
         raise TemplateError(
             f'playbook.{step}.template = "{one_line(chosen, 60)}" is not a template name '

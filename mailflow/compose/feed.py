@@ -18,16 +18,7 @@ from icalendar import Event
 from mailflow import clock
 from mailflow.compose.context import display_name
 from mailflow.compose.ics import TimeWriter, ics_text, new_calendar, stable_uid, stamp_event
-
-STEP_TITLES = {
-    "prep_request": "Prep request to {who}",
-    "homework_brief": "Homework brief: meeting with {who}",
-    "summary_prompt": "Notes prompt: meeting with {who}",
-    "thank_you": "Thank-you to {who}",
-    "take_action": "Take-action reminder: meeting with {who}",
-    "follow_up": "Follow-up to {who}",
-    "stay_in_touch": "Check-in with {who}",
-}
+from mailflow.steps import DEFAULT_STEPS, StepRegistry
 
 
 @dataclass(frozen=True)
@@ -65,8 +56,9 @@ def build_feed(
     domain: str,
     now: datetime | None = None,
     name: str = "mailflow",
+    table: StepRegistry = DEFAULT_STEPS,
 ) -> bytes:
-    """The feed as iCalendar bytes, times in ``zone`` (the owner's)."""
+    """The feed as iCalendar bytes, times in ``zone`` (the owner's); ``table`` titles the steps."""
     now = now or clock.now()
     instants = [m.start for m in meetings if m.start] + [m.end for m in meetings if m.end]
     instants += [s.due for s in steps]
@@ -80,7 +72,7 @@ def build_feed(
         if event is not None:
             cal.add_component(event)
     for step in steps:
-        cal.add_component(_step_event(step, writer, domain, now))
+        cal.add_component(_step_event(step, writer, domain, now, table))
     return bytes(writer.finish(cal).to_ical())
 
 
@@ -106,11 +98,12 @@ def _meeting_event(meeting: FeedMeeting, writer: TimeWriter, domain: str, now: d
     return event
 
 
-def _step_event(step: FeedStep, writer: TimeWriter, domain: str, now: datetime) -> Event:
+def _step_event(step: FeedStep, writer: TimeWriter, domain: str, now: datetime, table: StepRegistry) -> Event:
     event = Event()
     stamp_event(event, stable_uid("step", step.key, domain), now, 0)
     who = display_name(step.contact)
-    title = STEP_TITLES.get(step.step, step.step.replace("_", " ") + " ({who})").format(who=who)
+    spec = table.get(step.step)
+    title = (spec.labels.feed if spec else step.step.replace("_", " ") + " ({who})").format(who=who)
     event.add("summary", ics_text(title, 200))
     event.add("dtstart", writer.value(step.due))
     event.add("dtend", writer.value(step.due + timedelta(minutes=15)))

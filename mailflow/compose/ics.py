@@ -204,6 +204,8 @@ def propose_slot(
     length: timedelta,
     preferred: time | None = None,
     search_days: int = 60,
+    *,
+    length_key: str = "the proposal length",
 ) -> datetime:
     """The first slot at or after ``not_before`` inside ``availability`` (``"Mon-Fri 09:00-17:00"``).
 
@@ -223,7 +225,7 @@ def propose_slot(
                 return candidate
     raise ConfigError(
         f"no {int(length.total_seconds() // 60)}-minute slot fits owner.availability = "
-        f'"{availability}" (check it and playbook.follow_up.proposal_length)'
+        f'"{availability}" (check it and {length_key})'
     )
 
 

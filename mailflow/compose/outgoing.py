@@ -23,9 +23,9 @@ from mailflow.compose.message import (
     message_id_domain,
     sending_address,
 )
-from mailflow.config import Settings, parse_duration
+from mailflow.config import ProposalStepSettings, Settings, parse_duration
 from mailflow.errors import ConfigError
-from mailflow.model import STEP_AUDIENCE, Person
+from mailflow.model import Person
 
 #: how far after the follow-up is due the proposed coffee lies: time to read, reply and plan
 PROPOSAL_LEAD = timedelta(days=7)
@@ -64,7 +64,7 @@ def compose_step(
     it makes the calendar UIDs, so a re-composed proposal updates the same event.
     """
     now = now or clock.now()
-    to_owner = STEP_AUDIENCE.get(step) == "owner"
+    to_owner = settings.steps.audience(step) == "owner"
     ctx = _for_reader(ctx, settings, to_owner)
     ctx = _with_moments(step, ctx, settings, now)
     rendered = render(step, ctx.role, ctx, settings)
@@ -116,12 +116,22 @@ def _for_reader(ctx: ComposeContext, settings: Settings, to_owner: bool) -> Comp
 
 
 def _with_moments(step: str, ctx: ComposeContext, settings: Settings, now: datetime) -> ComposeContext:
-    """Fill the take-action deadline and, for a follow-up, the proposed slot."""
+    """Fill the take-action deadline and, for the step that proposes the next coffee, the proposed slot."""
     if ctx.action_by is None and ctx.meeting.end is not None:
         ctx = dataclasses.replace(ctx, action_by=action_deadline(ctx.meeting.end, settings))
-    if step == "follow_up" and ctx.proposal is None and settings.playbook.follow_up.propose != "none":
-        ctx = dataclasses.replace(ctx, proposal=next_coffee(ctx, settings, now))
+    table = proposal_table(step, settings)
+    if table is not None and ctx.proposal is None and table.propose != "none":
+        ctx = dataclasses.replace(ctx, proposal=next_coffee(ctx, settings, now, step))
     return ctx
+
+
+def proposal_table(step: str, settings: Settings) -> ProposalStepSettings | None:
+    """The ``[playbook.<step>]`` table of a step that attaches a proposal; None for other steps."""
+    spec = settings.steps.get(step)
+    if spec is None or spec.attaches != "proposal":
+        return None
+    table = settings.playbook.table(step)
+    return table if isinstance(table, ProposalStepSettings) else None
 
 
 def action_deadline(end: datetime, settings: Settings) -> datetime:
@@ -132,15 +142,24 @@ def action_deadline(end: datetime, settings: Settings) -> datetime:
     return datetime.combine(day, ACTION_TIME).replace(tzinfo=zone)  # clamped at the calendar's end
 
 
-def next_coffee(ctx: ComposeContext, settings: Settings, now: datetime) -> ProposalInfo:
-    """A slot inside the owner's availability, a week after the follow-up is due."""
+def next_coffee(ctx: ComposeContext, settings: Settings, now: datetime, step: str) -> ProposalInfo:
+    """A slot inside the owner's availability, a week after the follow-up (``step``) is due."""
+    table = proposal_table(step, settings)
+    assert table is not None
     zone = settings.owner_zone()
-    length = parse_duration(settings.playbook.follow_up.proposal_length)
+    length = parse_duration(table.proposal_length)
     base = max(now, ctx.follow_up_at or now)
     start = ctx.meeting.start
     preferred = start.astimezone(zone).time() if start is not None and not ctx.meeting.all_day else None
-    slot = propose_slot(base + PROPOSAL_LEAD, settings.owner.availability, zone, length, preferred)
-    method = settings.playbook.follow_up.propose
+    slot = propose_slot(
+        base + PROPOSAL_LEAD,
+        settings.owner.availability,
+        zone,
+        length,
+        preferred,
+        length_key=f"playbook.{step}.proposal_length",
+    )
+    method = table.propose
     return ProposalInfo(start=slot, end=slot + length, method="publish" if method == "publish" else "request")
 
 
@@ -148,12 +167,15 @@ def _calendar(
     step: str, ctx: ComposeContext, settings: Settings, key: str, now: datetime
 ) -> CalendarPart | None:
     domain = message_id_domain(settings)
-    if step == "follow_up" and ctx.proposal is not None:
+    spec = settings.steps.get(step)
+    attaches = spec.attaches if spec is not None else None
+    if attaches == "proposal" and ctx.proposal is not None:
         proposal = proposal_for(ctx, key)
         data = build_proposal(proposal, zone=settings.owner.timezone, domain=domain, now=now)
         return CalendarPart("REQUEST" if proposal.method == "request" else "PUBLISH", data)
-    if step == "take_action":
-        reminders = owner_reminders(ctx, key)
+    if attaches == "reminders":
+        proposing = settings.steps.attaching("proposal")
+        reminders = owner_reminders(ctx, key, proposing[0].name if proposing else "")
         if reminders:
             data = build_reminders(reminders, zone=settings.owner.timezone, domain=domain, now=now)
             return CalendarPart("PUBLISH", data, filename="reminders.ics")
@@ -177,8 +199,11 @@ def proposal_for(ctx: ComposeContext, key: str) -> Proposal:
     )
 
 
-def owner_reminders(ctx: ComposeContext, key: str) -> list[Reminder]:
-    """The take-action deadline and the follow-up moment, for the owner's calendar."""
+def owner_reminders(ctx: ComposeContext, key: str, follow_up: str = "") -> list[Reminder]:
+    """The take-action deadline and the follow-up moment, for the owner's calendar.
+
+    ``follow_up``: the name of the step that proposes the next coffee (its reminder's key).
+    """
     who = display_name(ctx.contact.name) or ctx.contact.address
     reminders = []
     if ctx.action_by is not None:
@@ -193,10 +218,10 @@ def owner_reminders(ctx: ComposeContext, key: str) -> list[Reminder]:
         reminders.append(
             Reminder(key=f"{key}/action", summary=summary, description=description, start=ctx.action_by)
         )
-    if ctx.follow_up_at is not None:
+    if ctx.follow_up_at is not None and follow_up:
         reminders.append(
             Reminder(
-                key=f"{key}/follow_up",
+                key=f"{key}/{follow_up}",
                 summary=f"Follow up with {who}",
                 description=f"Ask {who} what resonated and how things are going; propose the next coffee.",
                 start=ctx.follow_up_at,

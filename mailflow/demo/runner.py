@@ -16,7 +16,6 @@ from mailflow.config import Settings, load_settings
 from mailflow.demo import samples
 from mailflow.demo.story import DAYS, START, Arrival, Reply, arrivals, replies, sent_step_mail
 from mailflow.engine.cycle import CycleReport, Engine
-from mailflow.model import STEP_AUDIENCE
 from mailflow.store import Store
 
 MIN_STEP = timedelta(minutes=15)
@@ -136,7 +135,7 @@ class Demo:
                 contact = (
                     tx.get_contact(meeting.counterpart_id) if meeting and meeting.counterpart_id else None
                 )
-                audience = STEP_AUDIENCE.get(outcome.step, "owner")
+                audience = self.settings.steps.audience(outcome.step) or "owner"
                 to = samples.OWNER[1] if audience == "owner" else (contact.address if contact else "?")
                 mode = step.mode if step else ""
                 kind = "step" if outcome.result == "sent" else outcome.result

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mailflow.demo import samples
+from mailflow.steps import DEFAULT_STEPS
 from mailflow.store.rows import MessageRow
 from mailflow.store.store import StoreTx
 
@@ -21,6 +22,16 @@ BERLIN = ZoneInfo("Europe/Berlin")
 #: a Monday morning in the owner's zone; far enough ahead to stay in the future of real clocks for a while
 START = datetime(2027, 3, 1, 8, 0, tzinfo=BERLIN)
 DAYS = 70
+
+
+def _step_by_rule(rule: str) -> str:
+    """The step of the default table that ``rule`` times: what the story's people answer."""
+    return next(spec.name for spec in DEFAULT_STEPS if spec.rule == rule)
+
+
+#: Carla answers the request for materials; Ana answers the prompt for her notes
+ASKS_FOR_MATERIALS = _step_by_rule("ask_for_materials")
+PROMPTS_FOR_NOTES = _step_by_rule("prompt_for_notes")
 
 
 @dataclass(frozen=True)
@@ -83,14 +94,14 @@ def replies() -> list[Reply]:
     return [
         Reply(
             "Carla's reply to the prep request, with her résumé",
-            "prep_request",
+            ASKS_FOR_MATERIALS,
             samples.CARLA[1],
             timedelta(hours=5),
             samples.contact_reply_with_resume,
         ),
         Reply(
             "Ana's notes, in reply to the summary prompt",
-            "summary_prompt",
+            PROMPTS_FOR_NOTES,
             samples.BEN[1],
             timedelta(minutes=40),
             samples.owner_notes_reply,

@@ -19,9 +19,10 @@ from typing import cast
 
 from mailflow.config import Settings
 from mailflow.errors import PermanentError
-from mailflow.model import STEP_AUDIENCE, StepName, StepState
+from mailflow.model import StepState
 from mailflow.playbook import Dispatch, ExistingStep, PlaybookConfig, is_due
 from mailflow.playbook.types import DeliveryMode
+from mailflow.steps import Audience
 from mailflow.store import ContactRow, MeetingRow, MessageData, StepRow, StoreTx, normalise_address
 from mailflow.text import one_line
 
@@ -44,7 +45,7 @@ def playbook_gate(settings: Settings) -> Gate:
 
     def gate(step: StepRow, meeting: MeetingRow, contact: ContactRow | None, now: datetime) -> Dispatch:
         existing = ExistingStep(
-            cast(StepName, step.step),
+            step.step,
             step.occurrence,
             cast(StepState, step.state),
             step.due_at,
@@ -56,13 +57,14 @@ def playbook_gate(settings: Settings) -> Gate:
     return gate
 
 
-def blocked(step: StepRow, meeting: MeetingRow | None, contact: ContactRow | None) -> str:
-    """Why this step must not go out at all ("" when it may): never a stranger, never do-not-contact."""
+def blocked(meeting: MeetingRow | None, contact: ContactRow | None, audience: Audience | None) -> str:
+    """Why a step to ``audience`` must not go out at all ("" when it may): never a stranger, never
+    do-not-contact."""
     if meeting is None:
         return "its meeting no longer exists"
     if meeting.state == "cancelled":
         return "the meeting was cancelled"
-    if STEP_AUDIENCE.get(step.step) != "contact":
+    if audience != "contact":
         return ""
     if contact is None:
         return "the meeting has no counterpart to write to (`mailflow meeting counterpart` sets one)"
@@ -77,7 +79,7 @@ def check_recipients(
     step: StepRow, contact: ContactRow | None, message: EmailMessage, settings: Settings
 ) -> None:
     """PermanentError unless the mail goes to the step's audience only: the counterpart, or the owner."""
-    if STEP_AUDIENCE.get(step.step) == "contact":
+    if settings.steps.audience(step.step) == "contact":
         allowed = {contact.address} if contact else set()
     else:
         allowed = {normalise_address(a) for a in settings.owner.addresses}

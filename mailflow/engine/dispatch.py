@@ -59,7 +59,7 @@ from mailflow.errors import (
     StoreError,
     TransientError,
 )
-from mailflow.model import STEP_AUDIENCE, Receipt
+from mailflow.model import Receipt
 from mailflow.sinks.base import MailSink
 from mailflow.sinks.factory import Sinks
 from mailflow.sinks.notify import STEP_HEADER
@@ -196,7 +196,8 @@ class Dispatcher:
     def _one(self, step: StepRow, cycle: _Cycle) -> Outcome | None:
         with self.store.read() as tx:
             meeting, contact = _parties(tx, step)
-        reason = blocked(step, meeting, contact)
+        audience = self.settings.steps.audience(step.step)
+        reason = blocked(meeting, contact, audience)
         if reason:
             return self._cancel(step, reason)
         assert meeting is not None
@@ -205,9 +206,9 @@ class Dispatcher:
             return self._skip(step, verdict.reason)
         if verdict.verdict == "wait":
             return None
-        if cycle.held and STEP_AUDIENCE.get(step.step) != "owner":  # it stays pending
+        if cycle.held and audience != "owner":  # it stays pending
             return _outcome(step, "held", detail=cycle.held)
-        sink = self.sinks.for_step(step.step, step.mode)
+        sink = self.sinks.for_audience(audience, step.mode)
         if id(sink) in cycle.down:
             return None
         if sink.kind != "drafts" and not cycle.budget.take():
@@ -246,7 +247,7 @@ class Dispatcher:
             meeting, contact = _parties(tx, current)
             if (meeting is not None and meeting.paused) or tx.kv_get(PAUSED) == "1":
                 return _outcome(step, "held", detail="paused while this cycle ran")
-            reason = blocked(current, meeting, contact)
+            reason = blocked(meeting, contact, self.settings.steps.audience(current.step))
             if reason:
                 tx.cancel_step(step.id, reason)
                 return _outcome(step, "cancelled", detail=reason)
@@ -369,7 +370,7 @@ class Dispatcher:
 
     # -- checks ----------------------------------------------------------------
     def _sends_mail(self, step: StepRow) -> bool:
-        return self.sinks.for_step(step.step, step.mode).kind != "drafts"
+        return self.sinks.for_audience(self.settings.steps.audience(step.step), step.mode).kind != "drafts"
 
 
 @dataclass

@@ -68,10 +68,6 @@ class StepRenderer:
         )
 
 
-#: steps written from one occurrence's times and notes
-_PER_OCCURRENCE = ("homework_brief", "summary_prompt", "thank_you", "take_action", "follow_up")
-
-
 def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
     """Everything the step's mail is made of (PermanentError when its meeting is gone)."""
     meeting = tx.get_meeting(step.meeting_id)
@@ -79,7 +75,11 @@ def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
         raise PermanentError(
             f"step {step.id}: its meeting {step.meeting_id} no longer exists", backend="compose"
         )
-    if step.step in _PER_OCCURRENCE and step.occurrence != occurrence_of(meeting):
+    spec = settings.steps.get(step.step)
+    per_occurrence = (
+        spec is not None and spec.per == "occurrence"
+    )  # written from one occurrence's times and notes
+    if per_occurrence and step.occurrence != occurrence_of(meeting):
         raise PermanentError(
             f"step {step.id} ({step.step}) belongs to an occurrence its meeting no longer stands for (a series "
             "that moved on, or one that became a single meeting); it is not sent with other dates",
@@ -94,7 +94,7 @@ def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
         role=_role(meeting.role),
         notes=_text_of(occurrence_notes(tx, meeting)),
         earlier_meetings=earlier_meetings(tx, meeting),
-        follow_up_at=_follow_up_at(tx, meeting.id, step.occurrence),
+        follow_up_at=_proposal_due(tx, settings, meeting.id, step.occurrence),
     )
     return StepInputs(step, meeting, contact, context, source, (source,) if source else ())
 
@@ -157,9 +157,11 @@ def _source_subject(tx: StoreTx, meeting: MeetingRow) -> str:
     return found[0].subject if found else ""
 
 
-def _follow_up_at(tx: StoreTx, meeting_id: int, occurrence: int) -> datetime | None:
+def _proposal_due(tx: StoreTx, settings: Settings, meeting_id: int, occurrence: int) -> datetime | None:
+    """When the follow-up (the step that proposes the next coffee) of this occurrence is due."""
+    proposing = {spec.name for spec in settings.steps.attaching("proposal")}
     for row in tx.list_steps(meeting_id):
-        if row.step == "follow_up" and row.occurrence == occurrence and row.state != "cancelled":
+        if row.step in proposing and row.occurrence == occurrence and row.state != "cancelled":
             return row.due_at
     return None
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from mailflow.errors import StoreError
-from mailflow.model import STEP_AUDIENCE
 from mailflow.playbook import (
     Action,
     ExistingStep,
@@ -22,8 +21,10 @@ from mailflow.playbook import (
     OtherMeeting,
     PlannedStep,
     PlaybookConfig,
+    once_per_series,
     plan,
 )
+from mailflow.steps import DEFAULT_STEPS, StepRegistry
 from mailflow.store import Store
 from mailflow.store.rows import ContactRow, MeetingRow, NoteRow, StepRow
 from mailflow.store.store import StoreTx
@@ -98,18 +99,22 @@ def plan_meeting(tx: StoreTx, meeting: MeetingRow, config: PlaybookConfig, now: 
     existing = [existing_step(row) for row in tx.list_steps(meeting.id)]
     others = _other_meetings(tx, meeting)
     actions = plan(facts, existing, config, now, other_meetings=others)
-    asked, final = _prep_asked_elsewhere(tx, meeting)
+    once = once_per_series(config.steps)
+    asked, final = _prep_asked_elsewhere(tx, meeting, once)
     if asked:
-        actions = [a for a in (_skipped_prep(a, asked, final) for a in actions) if a is not None]
-    return actions + _moved_occurrences(facts, existing, actions, now)
+        actions = [a for a in (_skipped_prep(a, asked, final, once) for a in actions) if a is not None]
+    return actions + _moved_occurrences(facts, existing, actions, now, config.steps)
 
 
-def _prep_asked_elsewhere(tx: StoreTx, meeting: MeetingRow) -> tuple[str, bool]:
+def _prep_asked_elsewhere(
+    tx: StoreTx, meeting: MeetingRow, once: frozenset[str] = once_per_series(DEFAULT_STEPS)
+) -> tuple[str, bool]:
     """Why this row of a series must not ask for materials ("" when it may), and whether for good.
 
-    One request per series: one occurrence's own row leaves it to the series' row; the series' row
-    leaves it to an occurrence's row that asked already (its mail came first), and waits while that
-    one is only planned (if it is cancelled, the series' row asks after all)."""
+    One request per series (``once``: the steps whose rule asks for materials): one occurrence's own
+    row leaves it to the series' row; the series' row leaves it to an occurrence's row that asked
+    already (its mail came first), and waits while that one is only planned (if it is cancelled, the
+    series' row asks after all)."""
     if not meeting.ical_uid or not meeting.recurring:
         return "", False
     if meeting.recurrence_id:
@@ -119,9 +124,7 @@ def _prep_asked_elsewhere(tx: StoreTx, meeting: MeetingRow) -> tuple[str, bool]:
     waiting = ""
     for other in tx.list_meetings_of_uid(meeting.ical_uid):
         states = (
-            {s.state for s in tx.list_steps(other.id) if s.step == "prep_request"}
-            if other.id != meeting.id
-            else set()
+            {s.state for s in tx.list_steps(other.id) if s.step in once} if other.id != meeting.id else set()
         )
         if states & {"sending", "sent", "uncertain"}:
             return f"meeting {other.id}, one occurrence of this series, asked for materials already", True
@@ -130,9 +133,9 @@ def _prep_asked_elsewhere(tx: StoreTx, meeting: MeetingRow) -> tuple[str, bool]:
     return waiting, False
 
 
-def _skipped_prep(action: Action, reason: str, final: bool) -> Action | None:
-    """A prep_request action turned into a recorded skip (for good), or held back (while another waits)."""
-    if action.step.step != "prep_request" or action.kind not in ("add", "retime", "restore"):
+def _skipped_prep(action: Action, reason: str, final: bool, once: frozenset[str]) -> Action | None:
+    """A request for materials turned into a recorded skip (for good), or held back (while another waits)."""
+    if action.step.step not in once or action.kind not in ("add", "retime", "restore"):
         return action
     if not final:
         return None
@@ -144,6 +147,7 @@ def _moved_occurrences(
     existing: list[ExistingStep],
     actions: list[Action],
     now: datetime,
+    steps: StepRegistry,
 ) -> list[Action]:
     """A series that moved: the old occurrence's pending steps are cancelled if it had not happened yet.
 
@@ -153,15 +157,23 @@ def _moved_occurrences(
     touched = {(a.step.step, a.step.occurrence) for a in actions}
     pending = [row for row in existing if row.state == "pending" and row.key not in touched]
     if not facts.recurring:  # a series that became a single meeting: its occurrences' rows are not its
-        left = [row for row in pending if row.occurrence != 0 and row.step != "stay_in_touch"]
-        return [_cancel(facts, row, "the series became a single meeting") for row in left]
+        dated = [row for row in pending if row.occurrence != 0 and _per_occurrence(steps, row.step)]
+        return [_cancel(facts, row, "the series became a single meeting", steps) for row in dated]
     today = day_number(now.astimezone(UTC))
     left = [row for row in pending if row.occurrence not in (0, facts.occurrence) and row.occurrence >= today]
-    return [_cancel(facts, row, "the series moved: this occurrence no longer takes place") for row in left]
+    return [
+        _cancel(facts, row, "the series moved: this occurrence no longer takes place", steps) for row in left
+    ]
 
 
-def _cancel(facts: MeetingFacts, row: ExistingStep, reason: str) -> Action:
-    planned = PlannedStep(facts.id, row.step, row.occurrence, row.due_at, row.mode, STEP_AUDIENCE[row.step])
+def _per_occurrence(steps: StepRegistry, name: str) -> bool:
+    """Whether a row's occurrence is a date (a check-in's is its number: 1, 2, 3...)."""
+    spec = steps.get(name)
+    return spec is not None and spec.per == "occurrence"
+
+
+def _cancel(facts: MeetingFacts, row: ExistingStep, reason: str, steps: StepRegistry) -> Action:
+    planned = PlannedStep(facts.id, row.step, row.occurrence, row.due_at, row.mode, steps[row.step].audience)
     return Action("cancel", planned, reason)
 
 
@@ -257,7 +269,7 @@ def _other_meetings(tx: StoreTx, meeting: MeetingRow) -> list[OtherMeeting]:
 
 def existing_step(row: StepRow) -> ExistingStep:
     return ExistingStep(
-        step=row.step,  # type: ignore[arg-type]
+        step=row.step,
         occurrence=row.occurrence,
         state=row.state,  # type: ignore[arg-type]
         due_at=row.due_at,

@@ -9,13 +9,17 @@ calls :func:`plan`, applies the :class:`Action` list in the store, then asks
     is_due(step, now, config, contact_timezone=None, paused=False) -> Dispatch
     apply_actions(existing, actions) -> [ExistingStep]      (the in-memory twin)
     PlaybookConfig.from_settings(settings) -> PlaybookConfig (ConfigError naming the key)
+
+The steps are the step table's (:mod:`mailflow.steps`, carried by the settings
+as ``settings.steps``); each names its planning rule, resolved in :data:`RULES`.
 """
 
 from __future__ import annotations
 
 from mailflow.playbook.dispatch import apply_actions, is_due, window_for
 from mailflow.playbook.planner import plan
-from mailflow.playbook.rules import BEFORE_MEETING, PlaybookConfig, SendWindow, StepRule
+from mailflow.playbook.rules import PlaybookConfig, SendWindow, StepRule
+from mailflow.playbook.step_rules import RULES, PlanningRule, once_per_series
 from mailflow.playbook.timing import lateness, next_in_window, reader_zone, shift
 from mailflow.playbook.types import (
     STEP_ORDER,
@@ -32,7 +36,7 @@ from mailflow.playbook.types import (
 )
 
 __all__ = [
-    "BEFORE_MEETING",
+    "RULES",
     "STEP_ORDER",
     "Action",
     "ActionKind",
@@ -43,6 +47,7 @@ __all__ = [
     "MeetingId",
     "OtherMeeting",
     "PlannedStep",
+    "PlanningRule",
     "PlaybookConfig",
     "SendWindow",
     "StepRule",
@@ -51,6 +56,7 @@ __all__ = [
     "is_due",
     "lateness",
     "next_in_window",
+    "once_per_series",
     "plan",
     "reader_zone",
     "shift",

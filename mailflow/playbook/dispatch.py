@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from mailflow.config import Settings
-from mailflow.model import STEP_AUDIENCE, StepState
+from mailflow.model import StepState
 from mailflow.playbook.planner import as_config, when
 from mailflow.playbook.rules import PlaybookConfig, SendWindow
 from mailflow.playbook.timing import held_by_window, lateness, next_in_window, reader_zone
@@ -25,7 +25,7 @@ def window_for(
     step: ExistingStep, config: PlaybookConfig, contact_timezone: str | None = None
 ) -> tuple[SendWindow, ZoneInfo] | None:
     """The send window that holds this step, in its reader's zone; None when it is not held."""
-    audience = STEP_AUDIENCE[step.step]
+    audience = config.steps[step.step].audience
     if not held_by_window(audience, step.mode):
         return None
     return config.window, reader_zone(audience, contact_timezone, config.owner_zone)

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import ParamSpec
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mailflow.model import Audience
 from mailflow.playbook.rules import SendWindow
+from mailflow.steps import Audience
 
 DAY = timedelta(days=1)
 _MAX_DAYS_SCANNED = 4000

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import Literal
 
-from mailflow.model import Audience, MeetingState, StepName, StepState
+from mailflow.model import MeetingState, StepName, StepState
+from mailflow.steps import DEFAULT_STEPS, Audience
 
 MeetingId = int | str
 DeliveryMode = Literal["send", "draft", "notify"]
 ActionKind = Literal["add", "retime", "restore", "cancel", "skip"]
 Verdict = Literal["wait", "due", "skip"]
 
-STEP_ORDER: tuple[StepName, ...] = get_args(StepName)  # the routine's order
+STEP_ORDER: tuple[StepName, ...] = DEFAULT_STEPS.names  # the default routine's order
 
 
 def _require_aware(obj: object) -> None:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from mailflow.config import ImapAccount, Settings
 from mailflow.errors import ConfigError
-from mailflow.model import STEP_AUDIENCE
 from mailflow.sinks.base import MailSink
 from mailflow.sinks.imap_drafts import ImapDraftsSink
 from mailflow.sinks.imap_folder import ImapFolder
 from mailflow.sinks.notify import NotifySink
 from mailflow.sinks.outbox import OutboxSink
 from mailflow.sinks.smtp import SmtpSink
+from mailflow.steps import DEFAULT_STEPS, Audience, StepRegistry
 
 #: submission servers that file a copy in Sent themselves: mailflow only looks there
 SELF_FILING_HOSTS = ("smtp.gmail.com", "smtp.googlemail.com")
@@ -34,10 +34,15 @@ class Sinks:
     send: MailSink
     draft: MailSink
     notify: MailSink
+    steps: StepRegistry = DEFAULT_STEPS  # who reads each step
 
     def for_step(self, step: str, mode: str) -> MailSink:
         """The sink for ``step`` in ``mode`` ("send", "draft" or "notify")."""
-        if STEP_AUDIENCE.get(step) == "owner":
+        return self.for_audience(self.steps.audience(step), mode)
+
+    def for_audience(self, audience: Audience | None, mode: str) -> MailSink:
+        """The sink for mail to ``audience`` in ``mode``: mail to the owner never becomes a notice."""
+        if audience == "owner":
             return self.draft if mode == "draft" and self.draft.kind == "drafts" else self.send
         return {"send": self.send, "draft": self.draft, "notify": self.notify}.get(mode, self.notify)
 
@@ -59,9 +64,11 @@ def build_sinks(settings: Settings) -> Sinks:
     send = build_send_sink(settings)
     owner = settings.owner.addresses[0] if settings.owner.addresses else ""
     sender = (settings.smtp.from_address if settings.smtp else "") or owner
-    notify = NotifySink(send, owner_address=owner, owner_name=settings.owner.name, sender=sender)
+    notify = NotifySink(
+        send, owner_address=owner, owner_name=settings.owner.name, sender=sender, steps=settings.steps
+    )
     draft: MailSink = ImapDraftsSink(settings.drafts) if settings.drafts is not None else notify
-    return Sinks(send=send, draft=draft, notify=notify)
+    return Sinks(send=send, draft=draft, notify=notify, steps=settings.steps)
 
 
 def build_send_sink(settings: Settings) -> MailSink:

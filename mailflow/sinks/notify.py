@@ -21,19 +21,11 @@ from mailflow import clock
 from mailflow.errors import PermanentError
 from mailflow.model import Receipt
 from mailflow.sinks.base import MailSink, message_id_of
+from mailflow.steps import DEFAULT_STEPS, StepRegistry
 from mailflow.text import one_line
 
 #: set by the dispatcher on a message for this sink: which step it is (removed before anything goes out)
 STEP_HEADER = "X-Mailflow-Step"
-LABELS = {
-    "prep_request": "prep request",
-    "homework_brief": "homework brief",
-    "summary_prompt": "notes prompt",
-    "thank_you": "thank-you",
-    "take_action": "take-action reminder",
-    "follow_up": "follow-up",
-    "stay_in_touch": "check-in",
-}
 
 
 def notice_id(message_id: str) -> str:
@@ -46,8 +38,17 @@ class NotifySink(MailSink):
 
     kind = "notify"
 
-    def __init__(self, send: MailSink, *, owner_address: str, owner_name: str = "", sender: str = "") -> None:
+    def __init__(
+        self,
+        send: MailSink,
+        *,
+        owner_address: str,
+        owner_name: str = "",
+        sender: str = "",
+        steps: StepRegistry = DEFAULT_STEPS,
+    ) -> None:
         self.send = send
+        self.steps = steps  # what each step is called in the notice
         self.owner_address = owner_address.strip()
         self.owner_name = owner_name
         self.sender = sender.strip() or self.owner_address
@@ -60,7 +61,7 @@ class NotifySink(MailSink):
                 hint="add your address to [owner] addresses, or add a [drafts] account",
                 backend="notify",
             )
-        notice = build_notice(message, self.owner_address, self.owner_name, self.sender)
+        notice = build_notice(message, self.owner_address, self.owner_name, self.sender, self.steps)
         receipt = self.send.deliver(notice)
         detail = f"mailed to {self.owner_address} to review and send, as {notice_id(draft_id)}"
         return Receipt(draft_id, receipt.where, "; ".join(filter(None, [detail, receipt.detail])))
@@ -69,10 +70,17 @@ class NotifySink(MailSink):
         return self.send.find(notice_id(message_id))
 
 
-def build_notice(draft: EmailMessage, owner_address: str, owner_name: str, sender: str) -> EmailMessage:
+def build_notice(
+    draft: EmailMessage,
+    owner_address: str,
+    owner_name: str,
+    sender: str,
+    steps: StepRegistry = DEFAULT_STEPS,
+) -> EmailMessage:
     """The mail to the owner: what the draft is, its text, and the draft itself attached."""
     draft = copy.deepcopy(draft)
-    label = LABELS.get(str(draft.get(STEP_HEADER, "")).strip(), "mail")
+    spec = steps.get(str(draft.get(STEP_HEADER, "")).strip())
+    label = spec.labels.notice if spec is not None else "mail"
     del draft[STEP_HEADER]
     who = _recipient(draft)
     subject = _header_text(str(draft.get("Subject", "")))
