@@ -1,14 +1,20 @@
 """pytest fixtures for the real servers (loaded by ``tests/conftest.py``).
 
 ``dovecot``       session: the running ``Dovecot`` (tests.rig.dovecot)
-``imap_user``     function: a fresh ``ImapUser`` with an empty mailbox; the
+``cyrus``         session: the running ``Cyrus`` (tests.rig.cyrus; `make cyrus` gets it)
+``imap_user``     function: a fresh ``ImapUser`` on Dovecot with an empty mailbox; the
                   server log must show no error during the test
+``imap_server``   function, parametrised: Dovecot, then Cyrus (ids ``[dovecot]`` / ``[cyrus]``,
+                  marked ``dovecot`` / ``cyrus``: ``-m "not cyrus"`` leaves Cyrus out)
+``server_user``   function: a fresh user on ``imap_server``, its log checked likewise
+``rig_user``      function: ``rig_user("cyrus")`` (or a server) makes such a user on demand,
+                  for fixtures that are parametrised themselves (the contract suites)
 ``smtp_server``   function: the session's STARTTLS ``SmtpServer``, reset
 ``smtps_server``  function: the session's implicit-TLS ``SmtpServer``, reset
 ``ca_file``       session: the CA file that verifies both servers
 ``rig_certificate`` session: that certificate with its key
 
-Without Dovecot (or openssl) a test using these is skipped with a message
+Without Dovecot, Cyrus (or openssl) a test using these is skipped with a message
 saying how to install it; with ``CI=true`` it fails instead, so CI never
 passes by skipping.
 """
@@ -17,12 +23,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+from tests.rig.cyrus import IMAP_SERVERS, Cyrus, RigUser
 from tests.rig.dovecot import Dovecot, ImapUser
 from tests.rig.smtp import SmtpServer
 from tests.rig.tools import Certificate, RunAs, ToolMissing, make_certificate, make_tmpdir
@@ -39,6 +46,14 @@ def missing(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: integration tests must run, not skip)", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cyrus: needs the private Cyrus IMAP 3.6 (`make cyrus`; skipped without it on a developer machine, "
+        "fails under CI=true)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,12 +80,7 @@ def ca_file(rig_certificate: Certificate) -> Path:
     return rig_certificate.ca_file
 
 
-@pytest.fixture(scope="session")
-def dovecot(rig_certificate: Certificate) -> Iterator[Dovecot]:
-    try:
-        server = Dovecot(rig_certificate)
-    except ToolMissing as exc:
-        missing(str(exc))
+def _running(server: Dovecot | Cyrus) -> Iterator[Dovecot | Cyrus]:
     try:
         server.start()
         yield server
@@ -78,15 +88,70 @@ def dovecot(rig_certificate: Certificate) -> Iterator[Dovecot]:
         server.close()
 
 
+@pytest.fixture(scope="session")
+def dovecot(rig_certificate: Certificate) -> Iterator[Dovecot]:
+    try:
+        server = Dovecot(rig_certificate)
+    except ToolMissing as exc:
+        missing(str(exc))
+    yield from _running(server)  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def cyrus(rig_certificate: Certificate) -> Iterator[Cyrus]:
+    try:
+        server = Cyrus(rig_certificate)
+    except ToolMissing as exc:
+        missing(str(exc))
+    yield from _running(server)  # type: ignore[misc]
+
+
+def _log_checked(server: Dovecot | Cyrus, request: pytest.FixtureRequest) -> None:
+    """After the test, ``server`` must have logged no error since now (and runs again if it was stopped)."""
+    mark = server.log_mark()
+
+    def check_the_log() -> None:
+        if not server.running:
+            server.restart()  # a test that stopped it must not break the ones after
+        errors = server.log_errors(since=mark)
+        if errors:
+            name = type(server).__name__
+            pytest.fail(f"{name} logged errors during the test:\n" + "\n".join(errors), pytrace=False)
+
+    request.addfinalizer(check_the_log)
+
+
 @pytest.fixture
-def imap_user(dovecot: Dovecot, request: pytest.FixtureRequest) -> Iterator[ImapUser]:
-    mark = dovecot.log_mark()
-    yield dovecot.new_user(request.node.name)
-    if not dovecot.running:
-        dovecot.restart()  # a test that stopped it must not break the ones after
-    errors = dovecot.log_errors(since=mark)
-    if errors:
-        pytest.fail("Dovecot logged errors during the test:\n" + "\n".join(errors), pytrace=False)
+def imap_user(dovecot: Dovecot, request: pytest.FixtureRequest) -> ImapUser:
+    _log_checked(dovecot, request)
+    return dovecot.new_user(request.node.name)
+
+
+@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in IMAP_SERVERS])
+def imap_server(request: pytest.FixtureRequest) -> Dovecot | Cyrus:
+    """The session's Dovecot, then its Cyrus: the test runs on both."""
+    server: Dovecot | Cyrus = request.getfixturevalue(request.param)
+    return server
+
+
+@pytest.fixture
+def rig_user(request: pytest.FixtureRequest) -> Callable[[str | Dovecot | Cyrus], RigUser]:
+    """Makes fresh users on a server (by fixture name, or the server), each server's log checked."""
+
+    def make(server: str | Dovecot | Cyrus) -> RigUser:
+        if isinstance(server, str):
+            server = request.getfixturevalue(server)
+        _log_checked(server, request)
+        user: RigUser = server.new_user(request.node.name)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def server_user(imap_server: Dovecot | Cyrus, rig_user: Callable[[Dovecot | Cyrus], RigUser]) -> RigUser:
+    """A fresh user on ``imap_server``."""
+    return rig_user(imap_server)
 
 
 def _smtp(certificate: Certificate, *, implicit_tls: bool) -> Iterator[SmtpServer]:
