@@ -62,6 +62,10 @@ class DaemonOptions:
     poll_seconds: float = 5.0
     #: what one sync of the daemon may spend understanding before the routine gets its turn
     sync_seconds: float | None = None
+    #: a loop with no progress for this long is stuck: the heartbeat stops, so a monitor sees it
+    stuck_after: float = 900.0
+    #: how long a stop waits for each loop to finish its current step
+    stop_wait: float = 60.0
 
 
 class Stopper:
@@ -132,20 +136,27 @@ def run_forever(engine: Cycle, options: DaemonOptions, stopper: Stopper | None =
     with single_instance(options.lock_file):
         log.info("mailflow daemon started (pid %d)", os.getpid())
         loops = [
-            _Loop("intake", lambda: _intake(engine, options, stopper, mail_came), stopper),
-            _Loop("routine", lambda: _routine(engine, options, stopper, mail_came), stopper),
+            _Loop("intake", lambda done: _intake(engine, options, stopper, mail_came, done), stopper),
+            _Loop("routine", lambda done: _routine(engine, options, stopper, mail_came, done), stopper),
         ]
         try:
             for loop in loops:
                 loop.start()
             beat(options.heartbeat_file)
             while not stopper.event.wait(options.tick_seconds):
-                beat(options.heartbeat_file)
+                stuck = [loop for loop in loops if loop.stuck(options.stuck_after)]
+                if not stuck:
+                    beat(options.heartbeat_file)
+                for loop in stuck:
+                    loop.report_stuck()
         finally:
             stopper.event.set()
             mail_came.set()
             for loop in loops:
-                loop.join()
+                loop.join(options.stop_wait)
+                if loop.is_alive():  # a daemon thread: it ends with the process
+                    log.error("the %s loop did not finish its step within %g s; stopping anyway",
+                              loop.label, options.stop_wait)  # fmt: skip
             engine.close()
             log.info("mailflow daemon stopped")
         for loop in loops:
@@ -156,23 +167,45 @@ def run_forever(engine: Cycle, options: DaemonOptions, stopper: Stopper | None =
 class _Loop(threading.Thread):
     """One of the daemon's loops; a fatal error is kept for the main thread and stops the others."""
 
-    def __init__(self, name: str, body: Callable[[], None], stopper: Stopper) -> None:
+    def __init__(self, name: str, body: Callable[[Callable[[], None]], None], stopper: Stopper) -> None:
         super().__init__(name=f"mailflow-{name}", daemon=True)
-        self.body, self.stopper = body, stopper
+        self.label, self.body, self.stopper = name, body, stopper
         self.failure: BaseException | None = None
+        self.progress_at = clock.monotonic()
+        self._reported = False
+
+    def progressed(self) -> None:
+        """The loop went round once (called by its body)."""
+        self.progress_at, self._reported = clock.monotonic(), False
+
+    def stuck(self, after: float) -> bool:
+        return self.is_alive() and clock.monotonic() - self.progress_at > after
+
+    def report_stuck(self) -> None:
+        if not self._reported:
+            self._reported = True
+            seconds = clock.monotonic() - self.progress_at
+            log.error("the %s loop has made no progress for %.0f s; the heartbeat stops", self.label, seconds)
 
     def run(self) -> None:
         try:
-            self.body()
+            self.body(self.progressed)
         except BaseException as exc:  # StoreError, or a bug outside the guarded parts
-            log.error("the %s loop stopped: %s", self.name, exc)
+            log.error("the %s loop stopped: %s", self.label, exc)
             self.failure = exc
             self.stopper.event.set()
 
 
-def _intake(engine: Cycle, options: DaemonOptions, stopper: Stopper, mail_came: threading.Event) -> None:
+def _intake(
+    engine: Cycle,
+    options: DaemonOptions,
+    stopper: Stopper,
+    mail_came: threading.Event,
+    done: Callable[[], None],
+) -> None:
     last = -float("inf")
     while not stopper.stopping:
+        done()
         if clock.monotonic() - last >= options.poll_seconds or _guarded(
             lambda: engine.wait_for_mail(options.idle_slice_seconds)
         ):
@@ -183,11 +216,18 @@ def _intake(engine: Cycle, options: DaemonOptions, stopper: Stopper, mail_came: 
             mail_came.set()  # the routine plans what this sync recorded without waiting for its tick
 
 
-def _routine(engine: Cycle, options: DaemonOptions, stopper: Stopper, mail_came: threading.Event) -> None:
+def _routine(
+    engine: Cycle,
+    options: DaemonOptions,
+    stopper: Stopper,
+    mail_came: threading.Event,
+    done: Callable[[], None],
+) -> None:
     scheduler = schedule.Scheduler()
     scheduler.every(max(1, round(options.tick_seconds))).seconds.do(_guarded, engine.routine)
     _guarded(engine.routine)
     while not stopper.stopping:
+        done()
         if mail_came.wait(min(1.0, options.tick_seconds)) and not stopper.stopping:
             mail_came.clear()
             _guarded(engine.routine)  # new mail: do not wait for the next tick

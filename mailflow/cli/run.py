@@ -21,7 +21,7 @@ def daemon_options(current: Settings) -> DaemonOptions:
         idle_slice_seconds=current.daemon.idle_slice_seconds,
         heartbeat_file=current.daemon.heartbeat_file or data / "heartbeat",
         lock_file=current.daemon.lock_file or data / "mailflow.lock",
-        poll_seconds=current.daemon.tick_seconds,
+        poll_seconds=float(current.mailbox.poll_interval),
         sync_seconds=current.intake.sync_seconds,
     )
 

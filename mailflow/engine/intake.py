@@ -97,11 +97,15 @@ class _Deadline:
     def __init__(self, seconds: float | None, should_stop: Callable[[], bool] | None) -> None:
         self.at = None if seconds is None else clock.monotonic() + seconds
         self.should_stop = should_stop
+        #: messages understood in this sync
+        self.answered = 0
 
     def passed(self) -> bool:
         if self.should_stop is not None and self.should_stop():
             return True
-        return self.at is not None and clock.monotonic() >= self.at
+        # the time budget cuts only once this sync understood something: a message slower than a
+        # whole sync still finishes under its own budget, so intake always moves on
+        return self.at is not None and self.answered > 0 and clock.monotonic() >= self.at
 
 
 @dataclass
@@ -189,7 +193,11 @@ class Intake:
         self.store, self.source, self.settings = store, source, settings
         self.understand = understand_fn
         #: the budgeted worker processes (None: one fewer than the CPUs, at least one; 0: all here)
-        self.workers = Workers(workers, Budget.from_settings(settings))
+        self.workers = Workers(workers, Budget.from_settings(settings), on_hand_off=self._hand_off)
+        self._deadline = _Deadline(None, None)
+        #: messages handed to a worker and not yet recorded (their attempts are put back if not)
+        self._unwritten: set[MessageRef] = set()
+        self._quarantined = 0
         self.batch_size, self.fetch_chunk_bytes = max(1, batch_size), fetch_chunk_bytes
         self.files = AttachmentFolder(settings.data_folder(), settings.data.max_attachment_bytes)
         self.zone = settings.owner_zone()
@@ -231,7 +239,7 @@ class Intake:
         context = Context.from_settings(self.settings, is_our_message_id=known.is_ours)
         self.workers.start(self.understand, context)
         self._deadline = _Deadline(seconds, should_stop)
-        self._unwritten: set[MessageRef] = set()
+        self._unwritten = set()
         try:
             return self._sync(cursor, known, context, summary, progress, max_batches)
         finally:
@@ -285,7 +293,7 @@ class Intake:
     ) -> SyncSummary:
         begun: _Started | None = None  # read and (in the workers) being understood; not yet written
         polling = max_batches is None or max_batches > 0
-        over_budget_before = self.workers.over_budget
+        over_budget_before, quarantined_before = self.workers.over_budget, self._quarantined
         while polling or begun is not None:
             items: list[Incoming] = []
             next_cursor, started, backlog = cursor, None, self.source.backlog()
@@ -331,6 +339,7 @@ class Intake:
             if polling and self._deadline.passed():
                 polling, summary.more = False, True
         summary.over_budget += self.workers.over_budget - over_budget_before
+        summary.quarantined += self._quarantined - quarantined_before
         summary.cursor = cursor or ""
         return summary
 
@@ -385,8 +394,8 @@ class Intake:
             cursor = self.source.cursor_before(cut.ref)
             log.info("understanding paused at %s; the next sync goes on from there", cut.ref.location)
         counts.vanished += len(fresh) - len(prepared)
-        attempted = [item.ref for item in started.fresh]
-        batch = _Batch(prepared, started.polled_from, cursor, started.known, started.prechecked, attempted)
+        recorded = [p.item.ref for p in prepared]
+        batch = _Batch(prepared, started.polled_from, cursor, started.known, started.prechecked, recorded)
         tally, handled = (
             self._write(batch, careful=False) or self._write(batch, careful=True) or (Tally(), [])
         )
@@ -398,14 +407,19 @@ class Intake:
     def _pick_late(self, started: _Started) -> None:
         """What matters only since the batch was begun (a contact the batch before created)."""
         late = [item for item in started.skipped if started.known.why(item)]
-        if not late or started.pending.cut is not None:
+        cut = started.pending.cut
+        late = [item for item in late if cut is None or item.ref.uid < cut.ref.uid]  # beyond: read again
+        if not late:
             return
         with self.store.read() as tx:
             fresh = _not_yet_recorded(tx, late)
         counts = started.counts
         counts.skipped -= len(late)
         counts.duplicates += len(late) - len(fresh)
-        started.pending.done += self._settle(self._prepare(fresh, started.pending.context, counts))
+        extra = self._prepare(fresh, started.pending.context, counts)
+        started.pending.done += self._settle(extra)
+        if extra.cut is not None:  # the batch is written only up to the lower of the two cuts
+            started.pending.cut = _lower(started.pending.cut, extra.cut)
         started.fresh += fresh
         started.prechecked |= {item.message_id for item in fresh if item.message_id}
 
@@ -434,42 +448,46 @@ class Intake:
         """Count the attempt, fetch in chunks of bounded size and hand each message to the workers;
         only the last chunk may still be in the workers on return."""
         pending = _Pending(context, done=[_too_large(i) for i in items if i.size > MAX_MESSAGE_BYTES])
-        wanted, quarantined = self._attempt([item for item in items if item.size <= MAX_MESSAGE_BYTES])
-        pending.done += [_quarantined(item) for item in quarantined]
-        counts.quarantined += len(quarantined)
+        wanted = [item for item in items if item.size <= MAX_MESSAGE_BYTES]
         by_ref = {item.ref: item for item in wanted}
         for chunk in _chunks(wanted, self.fetch_chunk_bytes):
             self._settle(pending)  # one chunk's bytes in memory at a time
             if pending.cut is not None:
-                pending.cut = min((pending.cut, chunk[0]), key=lambda item: item.ref.uid)
+                pending.cut = _lower(pending.cut, chunk[0])
                 break
             for ref, raw in self.source.fetch_many([item.ref for item in chunk]):
-                pending.waiting.append((by_ref[ref], raw, self.workers.submit(raw, clock.now())))
+                item = by_ref[ref]
+                pending.waiting.append((item, raw, self.workers.submit(raw, clock.now(), tag=item)))
                 counts.parsed += 1
         return pending
 
-    def _attempt(self, items: list[Incoming]) -> tuple[list[Incoming], list[Incoming]]:
-        """Count one more attempt at each of ``items`` (committed before any is read): those whose
-        attempts were cut short by crashes too often are kept aside instead."""
-        if not items:
-            return [], []
+    def _hand_off(self, job: Job) -> Understanding | None:
+        """Just before a message is read: one more attempt at it, committed first, so a crash while it
+        is read is counted; one that crashes were cut short at too often is kept aside instead."""
+        item = job.tag
+        if not isinstance(item, Incoming):
+            return None
         with self.store.transaction() as tx:
-            before = tx.bump_attempts(self.source.key, [item.ref for item in items])
-        self._unwritten.update(item.ref for item in items)
-        quarantined = [i for i in items if before.get((i.ref.uidvalidity, i.ref.uid), 0) >= QUARANTINE_AFTER]
-        kept = {id(item) for item in quarantined}
-        return [item for item in items if id(item) not in kept], quarantined
+            before = tx.bump_attempts(self.source.key, [item.ref]).get(
+                (item.ref.uidvalidity, item.ref.uid), 0
+            )
+        if before >= QUARANTINE_AFTER:  # its count stays until it is recorded as quarantined
+            self._quarantined += 1
+            return _quarantined(item).understanding
+        self._unwritten.add(item.ref)
+        return None
 
     def _settle(self, pending: _Pending) -> list[Prepared]:
-        """Everything in ``pending`` understood (the workers' answers), up to the deadline: the first
-        message still unanswered then is ``pending.cut``."""
+        """Everything in ``pending`` below its cut understood (the workers' answers), up to the deadline:
+        a message still unanswered then becomes the cut, unless a lower one is already."""
         for item, raw, job in pending.waiting:
-            if pending.cut is not None:
-                break
+            if pending.cut is not None and item.ref.uid >= pending.cut.ref.uid:
+                continue
             u = self.workers.result(job, give_up=self._deadline.passed)
             if u is None:
-                pending.cut = item
-                break
+                pending.cut = _lower(pending.cut, item)
+                continue
+            self._deadline.answered += 1
             pending.done.append(self._prepared(item, raw, u))
         pending.waiting = []
         return pending.done
@@ -573,6 +591,11 @@ def _not_yet_recorded(tx: StoreTx, items: list[Incoming]) -> list[Incoming]:
 def _too_large(item: Incoming) -> Prepared:
     error = f"the message is larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MB ({item.size} bytes)"
     return Prepared(item, "", Understanding(kind="unreadable", error=error, message_id=item.message_id))
+
+
+def _lower(cut: Incoming | None, item: Incoming) -> Incoming:
+    """The earlier of two cuts (by UID)."""
+    return item if cut is None or item.ref.uid < cut.ref.uid else cut
 
 
 def _quarantined(item: Incoming) -> Prepared:

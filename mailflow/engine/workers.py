@@ -22,12 +22,15 @@ process) messages are understood here, without a budget.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import itertools
 import logging
 import multiprocessing
 import os
 import resource
 import signal
+import sys
 import time
 import warnings
 from collections import deque
@@ -53,6 +56,7 @@ _CHECK_SECONDS = 0.2
 #: a worker that neither answers nor uses CPU (stopped, swapped out) is given this many times its budget
 _WALL_FACTOR = 6.0
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,23 @@ class Budget:
 
 
 class Job:
-    """One message on its way through a worker; ``answer`` is set once it is understood."""
+    """One message on its way through a worker; ``answer`` is set once it is understood.
 
-    __slots__ = ("answer", "number", "raw", "received_at")
+    ``tag`` is the caller's (which message this is); ``handed`` counts the times it was
+    sent to a worker that was gone by then.
+    """
 
-    def __init__(self, number: int, raw: bytes, received_at: datetime) -> None:
-        self.number, self.raw, self.received_at = number, raw, received_at
+    __slots__ = ("answer", "handed", "number", "raw", "received_at", "tag")
+
+    def __init__(self, number: int, raw: bytes, received_at: datetime, tag: object = None) -> None:
+        self.number, self.raw, self.received_at, self.tag = number, raw, received_at, tag
         self.answer: Understanding | None = None
+        self.handed = 0
+
+
+#: called just before a job is understood (in a worker or here); an answer returned instead
+#: means "do not read it" (the caller's quarantine), None means go on
+HandOff = Callable[[Job], Understanding | None]
 
 
 class _Worker:
@@ -123,9 +137,12 @@ class Workers:
     beat two); 0: none, everything understood here without a budget.
     """
 
-    def __init__(self, count: int | None = None, budget: Budget | None = None) -> None:
+    def __init__(
+        self, count: int | None = None, budget: Budget | None = None, *, on_hand_off: HandOff | None = None
+    ) -> None:
         self.count = max(1, (os.cpu_count() or 1) - 1) if count is None else max(0, count)
         self.budget = budget or Budget()
+        self.on_hand_off = on_hand_off
         self._fn: tuple[Understand, Context] | None = None
         self._workers: list[_Worker] = []
         self._queue: deque[Job] = deque()
@@ -147,11 +164,15 @@ class Workers:
             self.stop()
         self._fn = (understand_fn, context)
 
-    def submit(self, raw: bytes, received_at: datetime) -> Job:
+    def submit(self, raw: bytes, received_at: datetime, tag: object = None) -> Job:
         """Queue one message; it goes to a worker as soon as one is free."""
-        job = Job(next(self._numbers), raw, received_at)
+        job = Job(next(self._numbers), raw, received_at, tag)
         if not self.available:
-            job.answer = self._here(job)
+            job.answer = self._handed_off(job) or self._here(job)
+            return job
+        if len(raw) * 3 > self.budget.memory:  # a worker could not even receive and parse it
+            job.answer = Understanding(kind="unreadable", error=self.budget.over_memory())
+            self.over_budget += 1
             return job
         self._queue.append(job)
         self._pump(timeout=0)
@@ -203,6 +224,9 @@ class Workers:
                 self._check(worker)
         self._assign()
 
+    def _handed_off(self, job: Job) -> Understanding | None:
+        return self.on_hand_off(job) if self.on_hand_off is not None else None
+
     def _assign(self) -> None:
         while self._queue:
             worker = next((w for w in self._workers if w.job is None), None)
@@ -211,12 +235,20 @@ class Workers:
                     return
                 worker = self._fork()
             job = self._queue.popleft()
+            if job.handed == 0 and (instead := self._handed_off(job)) is not None:
+                job.answer = instead
+                continue
+            job.handed += 1
             try:
                 worker.conn.send((job.raw, job.received_at))
-            except (OSError, ValueError) as exc:  # the worker died while idle: replace it, keep the job
+            except (OSError, ValueError) as exc:  # the worker died while idle: replace it, keep the job once
                 log.warning("a worker process was gone (%s); forking another", exc)
                 self._retire(worker)
-                self._queue.appendleft(job)
+                if job.handed >= 2:  # twice: it is the message that kills them (too large to receive)
+                    job.answer = Understanding(kind="unreadable", error=self.budget.over_memory())
+                    self.over_budget += 1
+                else:
+                    self._queue.appendleft(job)
                 continue
             worker.job = job
             worker.cpu_at_start = worker.cpu_seconds() or 0.0
@@ -228,7 +260,7 @@ class Workers:
         parent, child = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child, self._fn[0], self._fn[1], self.budget.memory),
+            args=(child, parent, self._fn[0], self._fn[1], self.budget),
             name="mailflow-understand",
             daemon=True,
         )
@@ -298,6 +330,8 @@ def understood(
 def _death(exitcode: int | None, exc: BaseException | None, budget: Budget) -> str:
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+        if -exitcode == getattr(signal, "SIGXCPU", -1):  # the worker's own CPU limit (where /proc is missing)
+            return budget.over_time()
         if -exitcode == signal.SIGKILL:  # the kernel's out-of-memory killer, most likely
             return "the process understanding it was killed (most likely out of memory); kept unread in the mailbox"
         return f"the process understanding it died ({name}); kept unread in the mailbox"
@@ -305,19 +339,28 @@ def _death(exitcode: int | None, exc: BaseException | None, budget: Budget) -> s
     return f"the process understanding it stopped ({detail}); kept unread in the mailbox"
 
 
-def _serve(conn: Connection, understand_fn: Understand, context: Context, memory: int) -> None:
+def _serve(
+    conn: Connection, parent_end: Connection, understand_fn: Understand, context: Context, budget: Budget
+) -> None:
     """A worker's life: answer one message at a time until told to stop or the parent is gone."""
+    parent_end.close()  # else the pipe never reports the parent's death
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers end
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _limit_memory(memory)
+    _limit_memory(budget.memory)
     while True:
         try:
             job = conn.recv()
+        except MemoryError:  # a message too large to receive under the budget
+            with contextlib.suppress(OSError, ValueError, MemoryError):
+                conn.send(("memory", None))
+            return
         except (EOFError, OSError):
             return
         if job is None:
             return
         raw, received_at = job
+        _limit_cpu(budget.seconds)
         try:
             answer = understood(understand_fn, raw, context, received_at)
         except MemoryError:
@@ -331,15 +374,44 @@ def _serve(conn: Connection, understand_fn: Understand, context: Context, memory
             return  # a heap that ran out is not trusted with the next message
 
 
+def _die_with_parent() -> None:
+    """An orphan must not go on holding the daemon's lock and files: the kernel kills this process
+    when the parent (the thread that forked it) dies; where it cannot, the pipe's EOF ends it."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the line above
+        os._exit(0)
+
+
+def _limit_cpu(seconds: float) -> None:
+    """A CPU limit for this job, the kernel's own (SIGXCPU): the safety net where /proc cannot be read."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    limit = int(used.ru_utime + used.ru_stime + seconds) + 2  # the parent's /proc check comes first
+    with contextlib.suppress(ValueError, OSError):
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        resource.setrlimit(
+            resource.RLIMIT_CPU, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard)
+        )
+
+
 def _limit_memory(budget: int) -> None:
     """Let this process's address space grow by ``budget`` bytes at most (where the OS supports it)."""
     try:
-        with open("/proc/self/statm", "rb") as statm:
-            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        limit = size + budget
+        limit = _address_space() + budget
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (OSError, ValueError, IndexError, AttributeError) as exc:
-        log.debug("no memory limit for the worker: %s", exc)
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("no memory limit for the worker that understands mail: %s", exc)
+
+
+def _address_space() -> int:
+    """This process's size now: /proc where it exists, else its peak resident size."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak * (1 if sys.platform == "darwin" else 1024)  # bytes on macOS, KB elsewhere

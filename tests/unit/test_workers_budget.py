@@ -10,8 +10,13 @@ from __future__ import annotations
 import faulthandler
 import os
 import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+from mailflow.daemon import single_instance
 from mailflow.engine.workers import Budget, Workers
 from mailflow.model import Understanding
 from mailflow.understand import Context
@@ -119,3 +124,64 @@ def test_without_workers_everything_is_understood_here() -> None:
     workers.start(_trouble, Context())
     answer = workers.understand_now(b"here", AT)
     assert answer.subject == f"pid {os.getpid()} read here"
+
+
+def test_a_message_too_large_to_hand_to_a_worker_is_over_the_memory_budget_at_once() -> None:
+    workers = _workers(memory=1024 * 1024)
+    try:
+        answer = workers.understand_now(b"x" * 400_000, AT)
+        after = workers.understand_now(b"small", AT)
+    finally:
+        workers.stop()
+    assert answer.kind == "unreadable" and "needed more than 1 MB" in answer.error
+    assert after.kind == "ignored"
+
+
+_ORPHANED = """
+import os, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from pathlib import Path
+from mailflow.daemon import single_instance
+from mailflow.daemon import single_instance
+from mailflow.engine.workers import Budget, Workers
+from mailflow.model import Understanding
+from mailflow.understand import Context
+
+def read(raw, context):
+    return Understanding(kind="ignored", subject=str(os.getpid()))
+
+with single_instance(Path(sys.argv[1])):
+    workers = Workers(1, Budget())
+    workers.start(read, Context())
+    answer = workers.understand_now(b"hello", datetime.now(UTC))
+    print(answer.subject, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # the daemon dies as the OOM killer would leave it
+"""
+
+
+def test_a_worker_dies_with_its_daemon_and_holds_none_of_its_files(tmp_path: Path) -> None:
+    lock = tmp_path / "mailflow.lock"
+    done = subprocess.run(
+        [sys.executable, "-c", _ORPHANED, str(lock)], capture_output=True, text=True, timeout=60, env=_env()
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    worker = int(done.stdout.strip())
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker), "the worker outlived its daemon"
+    with single_instance(lock):  # a restarted daemon is not locked out by an orphan
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
