@@ -3,8 +3,10 @@
 By kind:
 
 - invite / update / cancel: the counterpart as a contact; the meeting by iCal
-  UID + RECURRENCE-ID (SEQUENCE/DTSTAMP ordering is the store's).  A new UID
-  from a contact with an open plain request upgrades that request's meeting.
+  UID + RECURRENCE-ID (SEQUENCE/DTSTAMP ordering is the store's).  An invite
+  without a UID comes with one that understanding derived from its organizer
+  and summary (``derived-<sha256>``), so its reschedule and cancel find it.
+  A new UID from a contact with an open plain request upgrades that request's meeting.
   A meeting is trusted only when the owner sent or forwarded the invite (or
   the meeting was trusted or confirmed before); an untrusted new invite is
   "pending" and sends nothing until the owner confirms it.
@@ -182,8 +184,8 @@ class Recorder:
 
     # -- meetings -----------------------------------------------------------------
     def _invite(self, u: Understanding) -> _Links:
-        if not u.uid:
-            raise ValueError("the invite has no UID, so it cannot be tracked")
+        if not u.uid:  # understanding derives one from the organizer and summary when it can
+            raise ValueError("the invite has no UID, and no organizer and summary to track it by")
         key = (u.uid, u.recurrence_id)
         seen_before = key in self.known.meetings or key in self.new_meetings
         existing = self.tx.find_meeting(*key) if seen_before else None

@@ -21,11 +21,11 @@ import x_wr_timezone
 
 from mailflow.model import Kind
 from mailflow.understand.events import EventReading, read_event
+from mailflow.understand.vtimezones import DATE_PROPS, MAX_TIMEZONES, made_safe
 from mailflow.understand.zones import ZoneResolver, clean_tzid, iana_for, to_utc, zone
 
 MAX_EVENTS = 200
-MAX_TIMEZONES = 20
-_DATE_PROPS = "DTSTART|DTEND|DTSTAMP|RECURRENCE-ID|EXDATE|RDATE|DUE|CREATED|LAST-MODIFIED"
+_DATE_PROPS = DATE_PROPS
 _DASHED = re.compile(
     rf"^((?:{_DATE_PROPS})(?:;[^:\n]*)?):(\d{{4}})-(\d{{2}})-(\d{{2}})T(\d{{2}}):?(\d{{2}}):?(\d{{2}})(Z?)\s*$",
     re.MULTILINE | re.IGNORECASE,
@@ -36,9 +36,6 @@ _UPDATE_SUBJECTS = re.compile(
     r"^\s*(?:updated|update|aktualisiert|mise à jour|actualizad|aggiornat|bijgewerkt|uppdaterad)",
     re.IGNORECASE,
 )
-_RULE_START = re.compile(r"^(DTSTART[^:]*:)(\d{4})(\d{4}T\d{6})$", re.IGNORECASE)
-_DATE_LINE = re.compile(rf"^(?:{_DATE_PROPS})[;:]", re.IGNORECASE)
-_YEARS = re.compile(r"(?<![\d])(\d{4})\d{4}(?![\d])")
 
 
 @dataclass
@@ -74,74 +71,9 @@ def repair(text: str) -> tuple[str, list[str]]:
     if junk:
         reasons.append(f"{len(junk)} line(s) that are not iCalendar content ignored")
         lines = [line for line in lines if _CONTENT_LINE.match(line)]
-    return "\r\n".join(_rebase_observances(lines)) + "\r\n", reasons
-
-
-def _rebase_observances(lines: list[str]) -> list[str]:
-    """Start each open-ended VTIMEZONE rule the year before the calendar's first date (or in 1970).
-
-    A yearly rule without UNTIL or COUNT gives the same transitions every year,
-    so moving its start changes no offset the calendar uses.  dateutil walks
-    every year from a rule's start at each lookup: Outlook's rules start in
-    1601, and even from 1970 one lookup costs milliseconds (three per invite).
-    """
-    start_year = max(_first_year(lines) - 1, 1)
-    result: list[str] = []
-    block: list[str] | None = None
-    for line in lines:
-        upper = line.upper()
-        if upper in {"BEGIN:STANDARD", "BEGIN:DAYLIGHT"}:
-            block = [line]
-            continue
-        if block is None:
-            result.append(line)
-            continue
-        block.append(line)
-        if upper in {"END:STANDARD", "END:DAYLIGHT"}:
-            result.extend(_rebased(block, start_year))
-            block = None
-    return result + (block or [])
-
-
-def _first_year(lines: list[str]) -> int:
-    """The earliest year a date of the calendar (outside its VTIMEZONEs) names; 1971 when one cannot be read.
-
-    A date value never holds a colon, so it is what follows the line's last
-    one (a TZID parameter may hold colons: ``"(UTC-05:00) Eastern Time"``).
-    """
-    years: list[int] = []
-    for line in _outside_timezones(lines):
-        if _DATE_LINE.match(line):
-            found = [int(year) for year in _YEARS.findall(line.rsplit(":", 1)[-1])]
-            if not found:
-                return 1971
-            years.extend(found)
-    return min(years, default=1971)
-
-
-def _outside_timezones(lines: list[str]) -> Iterator[str]:
-    inside = False
-    for line in lines:
-        upper = line.upper()
-        inside = (inside or upper == "BEGIN:VTIMEZONE") and upper != "END:VTIMEZONE"
-        if not inside:
-            yield line
-
-
-def _rebased(block: list[str], year: int) -> list[str]:
-    rules = [line.upper() for line in block if line.upper().startswith("RRULE")]
-    if len(rules) != 1 or "UNTIL=" in rules[0] or "COUNT=" in rules[0] or "FREQ=YEARLY" not in rules[0]:
-        return block
-    if re.search(r"INTERVAL=(?!1(?:;|$))", rules[0]):  # every other year: moving by one would shift it
-        return block
-    return [_moved_start(line, year) for line in block]
-
-
-def _moved_start(line: str, year: int) -> str:
-    found = _RULE_START.match(line)
-    if found is None or int(found[2]) >= year or found[3].startswith("0229"):
-        return line  # only ever earlier starts move, and 29 February exists only in some years
-    return f"{found[1]}{year:04d}{found[3]}"
+    lines, zone_reasons = made_safe(lines)
+    reasons.extend(zone_reasons)
+    return "\r\n".join(lines) + "\r\n", reasons
 
 
 def parse_calendars(text: str) -> tuple[list[Any], list[str]]:
@@ -150,12 +82,32 @@ def parse_calendars(text: str) -> tuple[list[Any], list[str]]:
     # icalendar caches VTIMEZONEs by TZID process-wide; two mails that both say
     # "Customized Time Zone" must not share one definition, so start clean each time
     icalendar.use_zoneinfo()  # type: ignore[no-untyped-call]
+    calendars: list[Any] | None = None
     try:
         calendars = icalendar.Calendar.from_ical(fixed, multiple=True)
     except Exception as exc:
-        reasons.append(f"calendar data cannot be parsed ({type(exc).__name__})")
-        return [], reasons
+        # a VTIMEZONE icalendar cannot build fails the whole calendar: the events may still be read
+        without = _without_timezones(fixed)
+        try:
+            calendars = icalendar.Calendar.from_ical(without, multiple=True) if without != fixed else None
+        except Exception:
+            calendars = None
+        if calendars is None:
+            reasons.append(f"calendar data cannot be parsed ({type(exc).__name__})")
+            return [], reasons
+        reasons.append(f"the calendar's time zone definitions cannot be read ({type(exc).__name__}); ignored")
     return [c for c in calendars if getattr(c, "name", "") == "VCALENDAR"], reasons
+
+
+def _without_timezones(text: str) -> str:
+    kept: list[str] = []
+    inside = False
+    for line in text.split("\r\n"):
+        upper = line.upper()
+        inside = (inside or upper == "BEGIN:VTIMEZONE") and upper != "END:VTIMEZONE"
+        if not inside and upper != "END:VTIMEZONE":
+            kept.append(line)
+    return "\r\n".join(kept)
 
 
 def _standardised(calendar: Any, reasons: list[str]) -> Any:

@@ -6,7 +6,10 @@ message date); the rest are kept by name.  A recurring series is expanded
 with recurring-ical-events to its first occurrence at or after the message
 date, within a bounded horizon, and only when its rule is one dateutil can
 expand cheaply: dateutil walks every candidate day until it finds a match, so
-a rule that never matches (30 February) would walk to the year 9999.
+a rule that never matches (30 February, ``FREQ=DAILY;BYSETPOS=2``) would walk
+to the year 9999 (dateutil checks UNTIL only at a match).  So a rule is
+expanded only when ``rules`` shows it keeps matching, and the walk from its
+DTSTART past the window examines no more than :data:`MAX_WALK` days.
 """
 
 from __future__ import annotations
@@ -21,9 +24,16 @@ import recurring_ical_events
 
 from mailflow.understand.calendar import CalendarReading
 from mailflow.understand.events import EventReading
+from mailflow.understand.headers import in_range
+from mailflow.understand.rules import rule_is_cheap, walk_cost
 from mailflow.understand.zones import to_utc
 
+__all__ = ["HORIZON", "Chosen", "Occurrence", "choose", "following", "rule_is_cheap"]
+
 HORIZON = timedelta(days=731)  # how far ahead the next occurrence of a series is looked for
+#: what walking one series from DTSTART past the window may cost, in days examined (see rules.walk_cost):
+#: a daily series may start some 13 years before, a weekly one on weekdays 23, a weekly one 88
+MAX_WALK = 400_000
 _FAST_FREQ = re.compile(r"FREQ=(?:SECONDLY|MINUTELY|HOURLY)", re.IGNORECASE)
 
 
@@ -58,7 +68,7 @@ def following(reading: CalendarReading, ref: datetime) -> list[Occurrence]:
         return []
     group = _main(_groups(reading))
     masters = sorted((e for e in group if e.recurrence_id is None), key=_newest_first)
-    if not masters or not masters[0].recurs or masters[0].start is None or _too_costly(masters[0]):
+    if not masters or not masters[0].recurs or masters[0].start is None or _too_costly(masters[0], ref):
         return []
     master = masters[0]
     try:
@@ -150,10 +160,9 @@ def _next_occurrence(
     others = extra + overrides
     if ref is None or master.start is None:
         return Chosen(master, master.start, master.end, True, others, reasons)
-    if _too_costly(master):
-        reasons.append(
-            "the series was not expanded (too frequent or too far from today); its first date is shown"
-        )
+    why = _too_costly(master, ref)
+    if why:
+        reasons.append(f"the series was not expanded ({why}); its first date is shown")
         return Chosen(master, master.start, master.end, True, others, reasons)
     occurrence = _first_after(master, overrides, ref, reasons)
     if occurrence is None:
@@ -166,44 +175,30 @@ def _next_occurrence(
     return Chosen(master, start, end, True, others, reasons)
 
 
-def _too_costly(master: EventReading) -> bool:
+def _too_costly(master: EventReading, ref: datetime) -> str:
+    """Why the series is not expanded from ``ref`` on, or ""."""
+    texts = _rule_texts(master)
+    start = _sort_key(master.start)
+    if not 1900 <= start.year <= 2200:
+        return "it starts before 1900 or after 2200"
+    if any(_FAST_FREQ.search(text) or not rule_is_cheap(text) for text in texts):
+        return "a rule too frequent or too costly to expand"
+    first = master.start.date() if isinstance(master.start, datetime) else master.start
+    if first is None:
+        return "it has no start"
+    # dateutil walks from DTSTART to a match past the window: it must keep matching, and not from too far
+    costs = [walk_cost(text, first, (ref + HORIZON).date()) for text in texts]
+    if any(cost is None for cost in costs):
+        return "a rule that may never match again"
+    if sum(cost or 0 for cost in costs) > MAX_WALK:
+        return "it starts too long before the message date"
+    return ""
+
+
+def _rule_texts(master: EventReading) -> list[str]:
     rule = master.component.get("RRULE")
     rules = rule if isinstance(rule, list) else [rule]
-    texts = [r.to_ical().decode("utf-8", "replace") for r in rules if hasattr(r, "to_ical")]
-    if not 1900 <= _sort_key(master.start).year <= 2200:
-        return True
-    return any(_FAST_FREQ.search(text) or not rule_is_cheap(text) for text in texts)
-
-
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_PLAIN_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYDAY", "BYMONTH", "BYMONTHDAY", "BYSETPOS"}
-
-
-def rule_is_cheap(text: str) -> bool:
-    """Whether dateutil can expand this RRULE without walking to the year 9999.
-
-    Real invites use FREQ with INTERVAL, COUNT, UNTIL, BYDAY, BYMONTH,
-    BYMONTHDAY and small BYSETPOS values.  Anything else, or a BYMONTH and
-    BYMONTHDAY that never meet, is shown by its first date instead.
-    """
-    parts: dict[str, str] = {}
-    for item in text.upper().split(";"):
-        key, _, value = item.partition("=")
-        parts[key.strip()] = value.strip()
-    if not set(parts) <= _PLAIN_PARTS:
-        return False
-    try:
-        months = [int(m) for m in parts["BYMONTH"].split(",")] if "BYMONTH" in parts else list(range(1, 13))
-        days = [int(d) for d in parts["BYMONTHDAY"].split(",")] if "BYMONTHDAY" in parts else [1]
-        positions = [int(p) for p in parts["BYSETPOS"].split(",")] if "BYSETPOS" in parts else [1]
-        ordinals = [int(m.group(1) or 1) for m in re.finditer(r"([+-]?\d+)?[A-Z]{2}", parts.get("BYDAY", ""))]
-        interval = int(parts.get("INTERVAL", "1") or "1")
-    except ValueError:
-        return False
-    if not 1 <= interval <= 1000:  # INTERVAL=0 makes dateutil loop for ever
-        return False
-    meets = any(1 <= m <= 12 and 1 <= abs(d) <= _DAYS_IN_MONTH[m - 1] for m in months for d in days)
-    return meets and all(1 <= abs(p) <= 4 for p in positions) and all(1 <= abs(n) <= 5 for n in ordinals)
+    return [r.to_ical().decode("utf-8", "replace") for r in rules if hasattr(r, "to_ical")]
 
 
 def _first_after(
@@ -232,27 +227,25 @@ def _expand(master: EventReading, overrides: list[EventReading], ref: datetime) 
     calendar = icalendar.Calendar()
     for event in (master, *overrides):
         calendar.add_component(event.component)
-    found: list[Any] = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
-    return found
+    found = recurring_ical_events.of(calendar, skip_bad_series=True).between(ref, ref + HORIZON)
+    return [c for c in found if isinstance(c["DTSTART"].dt, date) and in_range(c["DTSTART"].dt)]
 
 
 def _align_one(master: EventReading, value: datetime | date) -> datetime | date:
+    """``value`` as the master's start is: aware in its zone, or a day (PT30M on a day gives times)."""
     if isinstance(master.start, datetime) and isinstance(value, datetime):
         tz = master.start.tzinfo
         return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    if isinstance(value, datetime) and not isinstance(master.start, datetime):
+        return value.date()
     return value
 
 
 def _align(master: EventReading, component: Any) -> tuple[datetime | date, datetime | date | None]:
     """An occurrence's start and end in the zone the master's start was resolved to."""
-    start = component["DTSTART"].dt
-    end = component["DTEND"].dt if "DTEND" in component else None
-    if isinstance(master.start, datetime) and isinstance(start, datetime):
-        tz = master.start.tzinfo
-        start = start.replace(tzinfo=tz) if start.tzinfo is None else start.astimezone(tz)
-        if isinstance(end, datetime):
-            end = end.replace(tzinfo=tz) if end.tzinfo is None else end.astimezone(tz)
-    if type(end) is not type(start):
+    start = _align_one(master, component["DTSTART"].dt)
+    end = _align_one(master, component["DTEND"].dt) if "DTEND" in component else None
+    if type(end) is not type(start) or (end is not None and (end < start or not in_range(end))):
         end = None
     return start, end
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -9,12 +10,21 @@ from typing import Any
 
 from mailflow.model import Attendee, Person
 from mailflow.text import one_line
+from mailflow.understand.headers import EARLIEST_YEAR, LATEST_YEAR, in_range
 from mailflow.understand.links import LINK_PROPERTIES
 from mailflow.understand.people import attendees_of, person_of
 from mailflow.understand.zones import ZoneResolver
 
 BIGINT_MAX = 2**63 - 1
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?(Z)?)?$")
+# what Exchange and others put before the SUMMARY of a cancellation, an update or an answer
+_STATUS_PREFIX = re.compile(
+    r"^(?:canceled|cancelled|updated|accepted|declined|tentative|abgesagt|aktualisiert|angenommen"
+    r"|abgelehnt|mit vorbehalt angenommen|annulé|mis à jour|accepté|refusé|cancelado|actualizado"
+    r"|aceptado|rechazado|annullato|aggiornato|geannuleerd|bijgewerkt|geaccepteerd|afgewezen"
+    r"|inställt|uppdaterat|avlyst|aflyst)[ \t]*:[ \t]*",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -46,6 +56,30 @@ class EventReading:
         """How this event is named among others: ``UID (summary)``."""
         text = self.uid or f"event {self.order + 1}"
         return f"{text} ({self.summary})" if self.summary else text
+
+
+def tracking_uid(event: EventReading) -> tuple[str, str]:
+    """The UID an event is tracked by, and the reason when it is not its own.
+
+    Exchange (CDO), Meetup and some exports send invites without a UID.  Such an
+    event is tracked by its organizer and summary, never its start: a reschedule
+    changes the start, and its update or cancellation must still find the meeting.
+    """
+    if event.uid:
+        return event.uid, ""
+    summary = summary_key(event.summary)
+    if event.organizer is None or not summary:
+        return "", "the invite has no UID, and no organizer and summary to track it by"
+    digest = hashlib.sha256(f"{event.organizer.address.lower()}\n{summary}".encode()).hexdigest()
+    return f"derived-{digest}", "the invite has no UID; tracked by its organizer and summary"
+
+
+def summary_key(summary: str) -> str:
+    """A summary as the same meeting's messages share it: no "Canceled:" prefix, case or spacing."""
+    text = " ".join(summary.split())
+    for _ in range(3):  # "Updated: Canceled: ..." at worst
+        text = _STATUS_PREFIX.sub("", text)
+    return text.casefold()
 
 
 def _first(component: Any, name: str, reasons: list[str]) -> Any:
@@ -112,6 +146,11 @@ def when(
             return None, "", ""
         reasons.append(f"{name} is not in iCalendar form ({one_line(_raw(prop), 40)!r}); read it anyway")
     tzid = _param(prop, "TZID")
+    if isinstance(value, date) and not in_range(value):  # year 1 or 9999: offsets and durations overflow
+        reasons.append(
+            f"{name} is out of range (year {value.year}, not {EARLIEST_YEAR}-{LATEST_YEAR}); ignored"
+        )
+        return None, "", tzid
     if isinstance(value, datetime):
         if _param(prop, "VALUE").upper() == "DATE":
             reasons.append(f"{name} says VALUE=DATE but holds a time; read as the day")
@@ -162,6 +201,9 @@ def _stamp(component: Any, resolver: ZoneResolver, reasons: list[str]) -> dateti
         value = _repair(_raw(prop))
     if not isinstance(value, datetime):
         return None
+    if not in_range(value):
+        reasons.append(f"DTSTAMP is out of range (year {value.year}); ignored")
+        return None
     # DTSTAMP is UTC by definition; a floating one is taken as UTC, not the owner's zone
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
@@ -208,9 +250,11 @@ def _end(
     if end is not None and duration is not None:
         reasons.append("both DTEND and DURATION given; used DTEND")
     if end is None and duration is not None and start is not None:
-        end = start + duration
+        end = _plus(start, duration)
+        if end is None:
+            reasons.append("DURATION takes the end out of range; no end")
     if end is None and start is not None and not isinstance(start, datetime):
-        end = start + timedelta(days=1)
+        end = _plus(start, timedelta(days=1))
     if end is not None and start is not None and type(end) is not type(start):
         reasons.append("DTSTART and DTEND differ in kind (date and date-time); DTEND ignored")
         return None
@@ -218,3 +262,11 @@ def _end(
         reasons.append("DTEND is before DTSTART; DTEND ignored")
         return None
     return end
+
+
+def _plus(start: datetime | date, duration: timedelta) -> datetime | date | None:
+    try:
+        end = start + duration
+    except OverflowError:
+        return None
+    return end if in_range(end) else None

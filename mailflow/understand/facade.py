@@ -25,6 +25,7 @@ from mailflow.understand import mime
 from mailflow.understand.calendar import CalendarReading, kind_of, read_calendars
 from mailflow.understand.choice import Chosen, choose, following
 from mailflow.understand.context import Context
+from mailflow.understand.events import tracking_uid
 from mailflow.understand.forwards import Forward, find_forward, forward_subject, strip_subject_prefixes
 from mailflow.understand.links import find_meeting_url, meeting_url
 from mailflow.understand.people import choose_counterpart, is_relay
@@ -69,22 +70,26 @@ class _Draft:
 
 
 def _understand(raw: bytes, ctx: Context) -> Understanding:
-    if not raw.strip():
+    if not raw or raw.isspace():
         return unreadable("the message is empty")
-    if len(raw) > mime.MAX_MESSAGE_BYTES:
-        return unreadable(f"the message is larger than {mime.MAX_MESSAGE_BYTES // (1024 * 1024)} MB")
-    bare = mime.bare_calendar(raw)
-    if bare is not None:
-        return _calendar(_Draft(), [(bare, "")], ctx, None, ("", "", ""))
-    message = mime.parse(raw)
+    if mime.is_bare_calendar(raw):
+        refusal = mime.calendar_refusal(raw)  # sizes first: the parsers' cost grows with them
+        if refusal:
+            return unreadable(refusal)
+        return _calendar(_Draft(), [(mime.bare_calendar(raw) or "", "")], ctx, None, ("", "", ""))
+    screened = mime.screen(raw)
+    if screened.refusal:
+        return unreadable(screened.refusal)
+    message = mime.parse(screened.raw)
     if not mime.looks_like_mail(message):
         return unreadable("not an e-mail message (no mail headers)")
-    return _message(message, ctx)
+    return _message(message, ctx, screened.notes)
 
 
-def _message(message: Message, ctx: Context) -> Understanding:
+def _message(message: Message, ctx: Context, notes: tuple[str, ...] = ()) -> Understanding:
     facts = hdr.facts(message)
     draft = _Draft()
+    draft.say(*notes, *facts.notes)
     sender = facts.sender.address if facts.sender else ""
     verdict = judge(
         sender, ctx.owner_addresses, ctx.authserv_id, hdr.raw_headers(message, "Authentication-Results")
@@ -116,7 +121,8 @@ def _message(message: Message, ctx: Context) -> Understanding:
 
 def _by_content(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft) -> Understanding:
     body = mime.body_text(message)
-    parts = mime.calendar_parts(message)
+    parts, unread = mime.find_calendars(message)
+    draft.say(*unread)
     if parts:
         forward = _forward(message, body, ctx)
         if forward is not None or any(p.forwarded for p in parts) or forward_subject(facts.subject):
@@ -180,9 +186,11 @@ def _calendar(
 
 def _event_fields(draft: _Draft, chosen: Chosen, method: str) -> None:
     event = chosen.event
+    uid, why = tracking_uid(event)
+    draft.say(why)
     draft.fields.update(
         method=method,
-        uid=event.uid,
+        uid=uid,
         sequence=event.sequence,
         dtstamp=event.dtstamp,
         recurrence_id=to_utc(event.recurrence_id) if event.recurrence_id is not None else "",

@@ -26,17 +26,20 @@ _MARKER_WORDS = (
     "|wiadomość przekazana|oryginalna wiadomość|przekazana wiadomość|пересылаемое сообщение|исходное сообщение"
     "|välitetty viesti|alkuperäinen viesti"
 )
+# The markers match within one line ([ \t\r], never \s, which spans lines: a run of blank lines would
+# be retried from each one, quadratic), and their leading quotes and blanks are read once (*+).
 _DASH_MARKER = re.compile(
-    rf"^[>\s]*-{{2,}}\s*(?:{_MARKER_WORDS})\s*-{{2,}}\s*$", re.IGNORECASE | re.MULTILINE
+    rf"^[> \t]*+-{{2,}}[ \t]*(?:{_MARKER_WORDS})[ \t]*-{{2,}}[ \t\r]*$", re.IGNORECASE | re.MULTILINE
 )
 _APPLE_MARKER = re.compile(
-    r"^[>\s]*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié"
+    r"^[> \t]*+(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié"
     r"|début du message transféré|inicio del mensaje reenviado|inizio messaggio inoltrato"
     r"|begin doorgestuurd bericht|början av vidarebefordrat brev|videresendt besked|start på videresendt besked"
-    r"|mensagem encaminhada|comienzo del mensaje reenviado)\s*:\s*$",
+    r"|mensagem encaminhada|comienzo del mensaje reenviado)[ \t]*:[ \t\r]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_RULE_MARKER = re.compile(r"^[>\s]*_{10,}\s*$", re.MULTILINE)
+_RULE_MARKER = re.compile(r"^[> \t]*+_{10,}[ \t\r]*$", re.MULTILINE)
+MAX_LINE = 2000  # a forwarded header line is shorter; a longer one is cut before it is matched
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "from": (
@@ -93,7 +96,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "cc": ("cc", "kopie", "copie à", "cc :", "kopia"),
 }
 _KEY_OF = {word: key for key, words in _KEYS.items() for word in words}
-_HEADER_LINE = re.compile(r"^[>\s]*\**\s*([^\W\d_][\w .'-]{0,18}?)\s*\**\s*:\s?(.*)$", re.UNICODE)
+# possessive (*+): each run of quotes, stars and blanks is read once, never split between two of them
+_HEADER_LINE = re.compile(r"^[>\s]*+\**+\s*+([^\W\d_][\w .'-]{0,18}?)\s*+\**+\s*+:\s?(.*)$", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -125,18 +129,18 @@ def person_in(value: str) -> Person | None:
 
 
 def _header(line: str) -> tuple[str, str] | None:
-    match = _HEADER_LINE.match(line.strip())
+    match = _HEADER_LINE.match(line[:MAX_LINE].strip())
     if not match:
         return None
     key = _KEY_OF.get(match.group(1).strip().lower())
     return (key, match.group(2).strip()) if key else None
 
 
-def _read_block(lines: list[str]) -> tuple[dict[str, str], int] | None:
-    """Header lines at the start of ``lines``: (headers, index of the first body line)."""
+def _read_block(lines: list[str], start: int = 0) -> tuple[dict[str, str], int] | None:
+    """Header lines of ``lines`` from ``start`` on: (headers, index of the first body line after ``start``)."""
     headers: dict[str, str] = {}
     last = ""
-    index = 0
+    index = start
     while index < len(lines) and not lines[index].strip().lstrip(">").strip():
         index += 1  # blank lines between the marker and the headers
     limit = min(len(lines), index + 30)
@@ -145,12 +149,12 @@ def _read_block(lines: list[str]) -> tuple[dict[str, str], int] | None:
         if found is None and not last:
             return None
         if found is None:
-            headers[last] = f"{headers[last]} {lines[index].strip()}"  # a wrapped value
+            headers[last] = f"{headers[last]} {lines[index][:MAX_LINE].strip()}"[:MAX_LINE]  # a wrapped value
         elif found[0] not in headers:
             last = found[0]
             headers[last] = found[1]
         index += 1
-    return (headers, index) if "from" in headers else None
+    return (headers, index - start) if "from" in headers else None
 
 
 def find_forward(text: str) -> Forward | None:
@@ -191,7 +195,7 @@ def headers_block(text: str) -> Forward | None:
         found = _header(line)
         if not found or found[0] != "from":
             continue
-        block = _read_block(lines[index:])
+        block = _read_block(lines, index)  # an index, not lines[index:]: a copy per From line is quadratic
         if block and "date" in block[0] and ("subject" in block[0] or "to" in block[0]):
             headers, body_at = block
             return Forward(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.header import decode_header, make_header
 from email.message import Message
 
@@ -19,11 +19,20 @@ from mailflow.text import one_line
 from mailflow.understand.people import clean_name, normalise_address
 
 _MSGID = re.compile(r"<([^<>\s]{1,500})>")
+#: the years a date is believed in; beyond them arithmetic overflows (year 1, 9999) and no meeting is
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+#: encoded words are decoded from at most this much of a header: an encoded character takes up to 12
+ENCODED_PER_CHAR = 16
 
 
-def decode_words(value: str) -> str:
-    """RFC 2047 encoded words decoded; unknown charsets read as latin-1."""
-    text = str(value or "")
+def in_range(value: date) -> bool:
+    """Whether a date (or date-time) lies in the years this reads, :data:`EARLIEST_YEAR` to :data:`LATEST_YEAR`."""
+    return EARLIEST_YEAR <= value.year <= LATEST_YEAR
+
+
+def decode_words(value: str, limit: int = 4000) -> str:
+    """RFC 2047 encoded words decoded (from the first ``limit`` * 16 characters); unknown charsets read as latin-1."""
+    text = str(value or "")[: limit * ENCODED_PER_CHAR]
     if "=?" not in text:
         return text
     try:
@@ -46,7 +55,7 @@ def header(message: Message, name: str, limit: int = 2000) -> str:
         return ""
     if value is None:
         return ""
-    return one_line(decode_words(str(value)), limit)
+    return one_line(decode_words(str(value), limit), limit)
 
 
 def raw_header(message: Message, name: str, limit: int = 2000) -> str:
@@ -61,7 +70,7 @@ def raw_headers(message: Message, name: str) -> list[str]:
         values = message.get_all(name) or []
     except Exception:
         return []
-    return [one_line(str(v), 4000) for v in values[:50]]
+    return [one_line(str(v)[:20000], 4000) for v in values[:50]]
 
 
 def all_headers(message: Message, name: str) -> list[str]:
@@ -69,7 +78,7 @@ def all_headers(message: Message, name: str) -> list[str]:
         values = message.get_all(name) or []
     except Exception:
         return []
-    return [one_line(decode_words(str(v)), 4000) for v in values[:50]]
+    return [one_line(decode_words(str(v), 4000), 4000) for v in values[:50]]
 
 
 def message_ids(text: str) -> tuple[str, ...]:
@@ -124,7 +133,12 @@ def people_of(text: str) -> list[Person]:
 
 
 def parse_date(text: str) -> datetime | None:
-    """An RFC 5322 date as an aware datetime (UTC when the zone is unknown)."""
+    """An RFC 5322 date as an aware datetime (UTC when the zone is unknown); None out of range."""
+    value = _date(text)
+    return value if value is not None and in_range(value) else None
+
+
+def _date(text: str) -> datetime | None:
     if not text.strip():
         return None
     try:
@@ -134,6 +148,14 @@ def parse_date(text: str) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def date_note(text: str) -> str:
+    """Why a Date header that could be read was not used (its year is out of range), or ""."""
+    value = _date(text)
+    if value is None or in_range(value):
+        return ""
+    return f"the Date header's year {value.year} is out of range ({EARLIEST_YEAR}-{LATEST_YEAR}); ignored"
 
 
 @dataclass(frozen=True)
@@ -147,11 +169,13 @@ class Facts:
     recipients: tuple[Person, ...]
     subject: str
     sent_at: datetime | None
+    notes: tuple[str, ...] = ()  # what could not be used, and why
 
 
 def facts(message: Message) -> Facts:
     ids = message_ids(header(message, "Message-ID", 1000))
     recipients = people_of(header(message, "To", 20000)) + people_of(header(message, "Cc", 20000))
+    sent = header(message, "Date", 200)
     return Facts(
         message_id=ids[0] if ids else "",
         in_reply_to=message_ids(header(message, "In-Reply-To", 4000)),
@@ -159,5 +183,6 @@ def facts(message: Message) -> Facts:
         sender=sender_of(raw_header(message, "From", 2000)),
         recipients=tuple(recipients[:100]),
         subject=header(message, "Subject", 1000),
-        sent_at=parse_date(header(message, "Date", 200)),
+        sent_at=parse_date(sent),
+        notes=tuple(note for note in (date_note(sent),) if note),
     )

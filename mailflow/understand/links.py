@@ -30,6 +30,7 @@ _SERVICES = re.compile(
     re.IGNORECASE,
 )
 _ANY_URL = re.compile(r"^https://[^\s<>\"']+$", re.IGNORECASE)
+_LINK = re.compile(r"https://[^\s<>\"']+", re.IGNORECASE)
 
 #: X- and RFC 7986 properties that hold nothing but the link, best first
 LINK_PROPERTIES = (
@@ -43,12 +44,13 @@ LINK_PROPERTIES = (
 
 
 def _tidy(url: str) -> str:
-    url = url.rstrip(").,;>]\\")
-    # Outlook's plain text wraps links as "<https://...>"; Safe Links wrap them entirely
-    if "safelinks.protection.outlook.com" in url and "url=" in url:
-        inner = re.search(r"url=([^&]+)", url)
-        if inner:
-            return _tidy(unquote(inner.group(1)))
+    for _ in range(4):  # Safe Links inside Safe Links, a few deep at most (a loop: no recursion to exhaust)
+        url = url[:8000].rstrip(").,;>]\\")
+        # Outlook's plain text wraps links as "<https://...>"; Safe Links wrap them entirely
+        inner = re.search(r"url=([^&]+)", url) if "safelinks.protection.outlook.com" in url else None
+        if inner is None:
+            break
+        url = unquote(inner.group(1))
     return url[:2000]
 
 
@@ -56,7 +58,10 @@ def find_meeting_url(text: str) -> str:
     """The first meeting-service link in ``text``, or ""."""
     for match in _SERVICES.finditer(_unwrap(text)):
         return _tidy(match.group(0))
-    for match in re.finditer(r"https://[^\s<>\"']*safelinks[^\s<>\"']+", text, re.IGNORECASE):
+    # each link once, then a substring test: "https://[^\s]*safelinks" is retried from every "https://"
+    for match in _LINK.finditer(text):
+        if "safelinks" not in match.group(0).lower():
+            continue
         inner = _tidy(match.group(0))
         if _SERVICES.match(inner):
             return inner

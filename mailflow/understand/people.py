@@ -15,7 +15,10 @@ from typing import Any
 from mailflow.model import Attendee, Person
 from mailflow.text import one_line
 
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?")
+_LOCAL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]"
+# the local part is tried from the start of a run only (lookbehind) and read once (++): else 50,000
+# characters without an "@" are rescanned from each of them (quadratic); the match is the same
+_ADDRESS = re.compile(rf"(?<!{_LOCAL}){_LOCAL}++@[A-Za-z0-9](?:[A-Za-z0-9.-]{{0,253}}[A-Za-z0-9])?")
 _RELAY_DOMAINS = ("imip.me.com", "imip.icloud.com")
 _RESOURCE_TYPES = {"ROOM", "RESOURCE"}
 

@@ -14,8 +14,9 @@ from email.message import Message
 
 from mailflow.understand.headers import header
 
+# Matched one line at a time, lines longer than MAX_LINE skipped: an attribution is a short line.
 _ATTRIBUTION = re.compile(
-    r"^[>\s]*(?:"
+    r"^[>\s]*+(?:"
     r"on\s.{0,200}\swrote:"  # Gmail, Apple Mail, Thunderbird
     r"|am\s.{0,200}\sschrieb\s.{0,120}:"  # German
     r"|.{0,200}\sschrieb\s.{0,120}:"
@@ -32,10 +33,11 @@ _ATTRIBUTION = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
-_OUTLOOK_HEADER = re.compile(r"^\s*\**(?:from|von|de|da|van|från|fra)\s*\**\s*:\s*.+", re.IGNORECASE)
+_OUTLOOK_HEADER = re.compile(r"^\s*+\**+(?:from|von|de|da|van|från|fra)\s*+\**+\s*+:\s*.+", re.IGNORECASE)
 _OUTLOOK_NEXT = re.compile(
-    r"^\s*\**(?:sent|gesendet|envoy[ée]|enviado|inviato|verzonden|date|datum)\s*\**\s*:", re.I
+    r"^\s*+\**+(?:sent|gesendet|envoy[ée]|enviado|inviato|verzonden|date|datum)\s*+\**+\s*+:", re.I
 )
+MAX_LINE = 1000
 _SIGNATURE = re.compile(
     r"^(?:--\s*|__+\s*"
     r"|sent from my \w+.*|get outlook for .*|sent from (?:outlook|mail|yahoo mail|gmail).*"
@@ -86,7 +88,10 @@ def own_text(text: str) -> str:
     kept: list[str] = []
     lines = text.replace("\r\n", "\n").split("\n")
     for index, line in enumerate(lines):
-        if _ATTRIBUTION.match(line) or _is_outlook_block(lines, index) or _SIGNATURE.match(line.rstrip()):
+        short = len(line) <= MAX_LINE
+        if short and (
+            _ATTRIBUTION.match(line) or _is_outlook_block(lines, index) or _SIGNATURE.match(line.rstrip())
+        ):
             break
         if line.lstrip().startswith(">"):
             continue
@@ -97,7 +102,7 @@ def own_text(text: str) -> str:
 def _is_outlook_block(lines: list[str], index: int) -> bool:
     if not _OUTLOOK_HEADER.match(lines[index]):
         return False
-    return any(_OUTLOOK_NEXT.match(line) for line in lines[index + 1 : index + 4])
+    return any(_OUTLOOK_NEXT.match(line[:MAX_LINE]) for line in lines[index + 1 : index + 4])
 
 
 def do_not_contact(text: str) -> str:

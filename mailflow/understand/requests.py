@@ -27,7 +27,7 @@ _SIGNALS: tuple[tuple[re.Pattern[str], float, str], ...] = tuple(
          r"|could\s+we\s+(?:set\s+up|schedule|find|arrange|meet|talk|chat)|are\s+you\s+(?:free|open\s+to)"
          r"|hätten\s+sie\b.{0,30}\bzeit|hättest\s+du\b.{0,30}\bzeit|haben\s+sie\b.{0,30}\bzeit|auriez-vous|seriez-vous\s+disponible|tendrías\s+tiempo"
          r"|tendría\s+tiempo|avresti\s+tempo|heeft\s+u\s+tijd|heb\s+je\s+tijd", 0.25, "asks whether you have time"),
-        (r"\b(?:15|20|30|45|fifteen|twenty|thirty)\s*(?:-\s*)?min(?:ute)?s?\b|half\s+an\s+hour|\d+\s*minuten",
+        (r"\b(?:15|20|30|45|fifteen|twenty|thirty)\s*(?:-\s*)?min(?:ute)?s?\b|half\s+an\s+hour|(?<!\d)\d+\s*minuten",
          0.2, "names a short duration"),
         (r"\b(?:chat|call|talk|meet(?:ing)?|connect|catch\s+up|conversation|gespräch|échanger|charlar)\b",
          0.1, "mentions a chat, call or meeting"),

@@ -28,10 +28,22 @@ class Verdict:
 
 
 def _strip_comments(text: str) -> str:
-    previous = None
-    while previous != text:  # nested comments: innermost first
-        previous, text = text, re.sub(r"\([^()]*\)", " ", text)
-    return text
+    """``text`` with each (nested) comment made one blank, unmatched parentheses kept.
+
+    One pass with a stack: removing the innermost comments again and again is quadratic.
+    """
+    kept: list[str] = []
+    opened: list[int] = []  # where in ``kept`` each unmatched "(" stands
+    for char in text:
+        if char == "(":
+            opened.append(len(kept))
+            kept.append(char)
+        elif char == ")" and opened:
+            del kept[opened.pop() :]
+            kept.append(" ")
+        else:
+            kept.append(char)
+    return "".join(kept)
 
 
 _LEADING_ID = re.compile(r"\s*([A-Za-z0-9.\-_]+)\s*(?:[;\s]|$)")

@@ -8,13 +8,18 @@ date the text was written; a time without a zone is read in the zone given
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailflow.understand.headers import in_range
+
 MAX_PROPOSALS = 10
+MAX_TEXT = 20_000  # proposals are near the top; the request score reads as much
+MAX_FOUND = 500  # day or time expressions read from one text
 
 _WEEKDAYS = {
     **dict.fromkeys(("monday", "mon", "montag", "lundi", "lunes", "lunedì", "lunedi", "maandag"), 0),
@@ -99,17 +104,36 @@ class _Found:
     value: Any
 
 
+class _Taken:
+    """Spans of text already read, kept sorted: an overlap test costs a bisection, not a scan."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self.starts, end)  # spans starting before ``end``; they do not overlap
+        return index > 0 and self.ends[index - 1] > start  # each other, so the last one ends last
+
+    def add(self, start: int, end: int) -> None:
+        index = bisect.bisect_left(self.starts, start)
+        self.starts.insert(index, start)
+        self.ends.insert(index, end)
+
+
 def _day_matches(text: str, today: date) -> list[_Found]:
     found: list[_Found] = []
-    taken: list[tuple[int, int]] = []
+    taken = _Taken()
     for kind, pattern in _DAY_PATTERNS:
         for match in pattern.finditer(text):
-            if any(a < match.end() and match.start() < b for a, b in taken):
+            if len(found) >= MAX_FOUND:
+                return found
+            if taken.overlaps(match.start(), match.end()):
                 continue  # part of a longer day expression already read
             day = _resolve_day(kind, match, today)
             if day is not None:
                 found.append(_Found(match.start(), match.end(), day))
-                taken.append((match.start(), match.end()))
+                taken.add(match.start(), match.end())
     return found
 
 
@@ -117,7 +141,7 @@ def _resolve_day(kind: str, match: re.Match[str], today: date) -> date | None:
     groups = match.groups()
     try:
         if kind == "iso":
-            return date(int(groups[0]), int(groups[1]), int(groups[2]))
+            return _sane(date(int(groups[0]), int(groups[1]), int(groups[2])))
         if kind == "dotted":
             return _upcoming(today, int(groups[1]), int(groups[0]), groups[2])
         if kind == "month_day":
@@ -129,17 +153,24 @@ def _resolve_day(kind: str, match: re.Match[str], today: date) -> date | None:
         if kind == "weekday":
             return _next_weekday(today, _WEEKDAYS[groups[0].lower()])
         return today + timedelta(days=_RELATIVE[groups[0].lower()])
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, OverflowError):
         return None
 
 
 def _upcoming(today: date, month: int, day: int, year: str | None) -> date:
     if year:
         number = int(year)
-        return date(number + 2000 if number < 100 else number, month, day)
+        return _sane(date(number + 2000 if number < 100 else number, month, day))
     candidate = date(today.year, month, day)
     # "January 10" written in December means next year; "March 1" written on 3 March is past, not 2026
-    return date(today.year + 1, month, day) if candidate < today - timedelta(days=60) else candidate
+    return _sane(date(today.year + 1, month, day) if candidate < today - timedelta(days=60) else candidate)
+
+
+def _sane(day: date) -> date:
+    """``day`` when in the years read (headers.EARLIEST_YEAR..LATEST_YEAR); 9999-12-31 overflows."""
+    if not in_range(day):
+        raise ValueError(f"year {day.year} is out of range")
+    return day
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -150,15 +181,17 @@ def _next_weekday(today: date, weekday: int) -> date:
 
 def _time_matches(text: str) -> list[_Found]:
     found: list[_Found] = []
-    taken: list[tuple[int, int]] = []
+    taken = _Taken()
     for kind, pattern in _TIME_PATTERNS:
         for match in pattern.finditer(text):
-            if any(a < match.end() and match.start() < b for a, b in taken):
+            if len(found) >= MAX_FOUND:
+                return found
+            if taken.overlaps(match.start(), match.end()):
                 continue
             value = _resolve_time(kind, match)
             if value is not None:
                 found.append(_Found(match.start(), match.end(), value))
-                taken.append((match.start(), match.end()))
+                taken.add(match.start(), match.end())
     return found
 
 
@@ -185,24 +218,35 @@ def proposed_times(text: str, written: datetime, zone: ZoneInfo, window: int = 6
     ``window`` characters; times without a day are dropped, never guessed.
     Only times after ``written`` count: a proposal is for the future.
     """
+    text = text[:MAX_TEXT]
     local_written = written.astimezone(zone)
-    days = _day_matches(text, local_written.date())
+    days = sorted(_day_matches(text, local_written.date()), key=lambda d: d.start)
+    ends = [day.end for day in days]
     results: list[datetime] = []
+    seen: set[datetime] = set()
     for found in _time_matches(text):
-        day = _nearest(days, found, window)
+        day = _nearest(days, ends, found, window)
         if day is None:
             continue
         clock, zone_name = found.value
         tz = ZoneInfo(ZONE_ABBREVIATIONS[zone_name.upper()]) if zone_name else zone
         instant = datetime.combine(day, clock, tzinfo=tz)
-        if instant > written and instant not in results:
+        if instant > written and instant not in seen:
+            seen.add(instant)
             results.append(instant)
     return sorted(results)[:MAX_PROPOSALS]
 
 
-def _nearest(days: list[_Found], found: _Found, window: int) -> date | None:
+def _nearest(days: list[_Found], ends: list[int], found: _Found, window: int) -> date | None:
+    """The day expression closest to ``found`` within ``window`` characters.
+
+    ``days`` do not overlap and are sorted by start, so by end too (``ends``): a bisection finds
+    the first one that can be near, instead of a scan of all of them for each time.
+    """
     best: tuple[int, date] | None = None
-    for day in days:
+    for day in days[bisect.bisect_left(ends, found.start - window) :]:
+        if day.start > found.end + window:
+            break
         gap = found.start - day.end if day.end <= found.start else day.start - found.end
         if 0 <= gap <= window and (best is None or gap < best[0]):
             best = (gap, day.value)
@@ -211,6 +255,7 @@ def _nearest(days: list[_Found], found: _Found, window: int) -> date | None:
 
 def loose_date(text: str, zone: ZoneInfo) -> datetime | None:
     """The date and time in a forwarded header such as "Tue, Mar 4, 2025 at 10:12 AM"."""
+    text = text[:MAX_TEXT]
     if not re.search(r"\d{4}", text):
         return None
     today = date(1970, 1, 1)

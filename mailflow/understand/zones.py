@@ -130,7 +130,10 @@ _LINKS = {
     "Z": "UTC",
 }
 
-_DISPLAY = re.compile(r"^\(\s*(?:UTC|GMT)\s*(?:([+-])\s*(\d{1,2})[:.]?(\d{2})?)?\s*\)\s*(.*)$", re.IGNORECASE)
+_DISPLAY = re.compile(
+    r"^\(\s*+(?:UTC|GMT)\s*+(?:([+-])\s*+(\d{1,2})[:.]?(\d{2})?)?\s*+\)\s*+(.*)$", re.IGNORECASE
+)
+MAX_TZID = 200
 
 
 def clean_tzid(tzid: str) -> str:
@@ -154,7 +157,7 @@ def zone(name: str) -> ZoneInfo | None:
 def iana_for(tzid: str) -> str | None:
     """The IANA name a client meant by ``tzid``, or None when it cannot be told."""
     name = clean_tzid(tzid)
-    if not name:
+    if not name or len(name) > MAX_TZID:  # the longest Windows display name has ~90 characters
         return None
     for candidate in _candidates(name):
         found = zone(candidate)
