@@ -3,8 +3,8 @@ the default budgets records every genuine invite and logs every hostile mail, in
 the next sync has nothing left to chew on.
 
 The hostile mails are the project's own (tests/fixtures/hostile), each one a class of input
-that once hung, crawled or broke understanding; the text ones are sent as the owner's so that
-they are read in full rather than passed over by the triage.
+that once hung, crawled or broke understanding; all are sent as the owner's so that they are
+read in full rather than passed over by the triage.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def _hostile_mail() -> list[tuple[str, bytes]]:
     assert len(chosen) == 30, f"only {len(chosen)} hostile mails to choose from"
     mail = []
     for number, (name, raw) in enumerate(chosen):
-        if b"text/calendar" not in raw[:8192] and b"BEGIN:VCALENDAR" not in raw:
-            raw = raw.replace(ORGANIZER.encode(), samples.OWNER[1].encode(), 1)  # read in full
+        # sent as the owner's, so the triage reads each in full (a stranger's mail whose calendar part
+        # the server's first look cannot see, 1,000 levels down, is passed over unread)
+        raw = raw.replace(ORGANIZER.encode(), samples.OWNER[1].encode(), 1)
         raw = re.sub(rb"(?im)^Message-ID:[^\r\n]*\r?\n", b"", raw, count=1)
         mail.append((name, f"Message-ID: <hostile-{number}@test.example>\r\n".encode() + raw))
     return mail
