@@ -52,9 +52,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imapclient import IMAPClient
-
-from tests.rig.dovecot import DOMAIN, FIXED_USERS, TEST_PASSWORD, ImapUser, Security
+from tests.rig.dovecot import DOMAIN, FIXED_USERS, TEST_PASSWORD, ImapClients, ImapUser
 from tests.rig.tools import (
     HOST,
     Certificate,
@@ -90,7 +88,6 @@ _LOG_VARIABLE = "CYRUS_RIG_LOG"
 _ERROR_LINE = re.compile(r"^\S+\[\d+\]: (error|crit|alert|emerg): ")
 # what master says when a stop kills a child or a restart waits for its port
 _SHUTDOWN_NOISE = re.compile(r"signaled to death by signal|unable to (bind|create \S+ listener)")
-_APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
 _CRLF = re.compile(rb"\r?\n")
 _unique = itertools.count(1)
 
@@ -300,7 +297,7 @@ def _run(
 # -- one running Cyrus --------------------------------------------------------------
 
 
-class Cyrus:
+class Cyrus(ImapClients):
     """One running Cyrus; ``start()``, ``stop()``, ``restart()`` (same ports), ``close()``.
 
     Offers what the tests use of ``Dovecot``: ports, users, ``connect``,
@@ -523,32 +520,6 @@ class Cyrus:
             detail = done.stderr.decode("utf-8", "replace").strip()
             raise RigError(f"saslpasswd2 could not add {name}: {detail}")
         self._users.add(name)
-
-    def connect(
-        self, user: str, *, security: Security = "tls", password: str | None = None, timeout: float = 10.0
-    ) -> IMAPClient:
-        """A logged-in client; TLS is verified against the rig's CA."""
-        port = self.imaps_port if security == "tls" else self.imap_port
-        context = self.certificate.client_context()
-        client = IMAPClient(self.host, port, ssl=security == "tls", ssl_context=context, timeout=timeout)
-        if security == "starttls":
-            client.starttls(context)
-        client.login(user, password if password is not None else self.password_for(user))
-        return client
-
-    def append(self, user: str, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int:
-        """APPEND one message (creating the folder if needed); returns its UID."""
-        client = self.connect(user, security="none")
-        try:
-            if not client.folder_exists(folder):
-                client.create_folder(folder)
-            response = client.append(folder, raw, flags=tuple(flags))
-        finally:
-            client.logout()
-        found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
-        if not found:
-            raise RigError(f"APPEND to {folder} returned no APPENDUID: {response!r}")
-        return int(found.group(1))
 
     def seed(self, user: str, folder: str, messages: Iterable[bytes], flags: Sequence[str] = ()) -> int:
         """MULTIAPPEND the messages, 500 per command (Cyrus has no Maildir to write); how many.

@@ -74,7 +74,48 @@ def dovecot_binary() -> Path:
     return binary
 
 
-class Dovecot:
+class ImapClients:
+    """What every rig IMAP server offers a test: a verified, logged-in client and one APPEND.
+
+    Needs ``host``, ``imap_port``, ``imaps_port``, ``certificate`` and ``password_for``.
+    """
+
+    host: str
+    imap_port: int
+    imaps_port: int
+    certificate: Certificate
+
+    def password_for(self, user: str) -> str:
+        raise NotImplementedError
+
+    def connect(
+        self, user: str, *, security: Security = "tls", password: str | None = None, timeout: float = 10.0
+    ) -> IMAPClient:
+        """A logged-in client; TLS is verified against the rig's CA."""
+        port = self.imaps_port if security == "tls" else self.imap_port
+        context = self.certificate.client_context()
+        client = IMAPClient(self.host, port, ssl=security == "tls", ssl_context=context, timeout=timeout)
+        if security == "starttls":
+            client.starttls(context)
+        client.login(user, password if password is not None else self.password_for(user))
+        return client
+
+    def append(self, user: str, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int:
+        """APPEND one message (creating the folder if needed); returns its UID."""
+        client = self.connect(user, security="none")
+        try:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            response = client.append(folder, raw, flags=tuple(flags))
+        finally:
+            client.logout()
+        found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
+        if not found:
+            raise RigError(f"APPEND to {folder} returned no APPENDUID: {response!r}")
+        return int(found.group(1))
+
+
+class Dovecot(ImapClients):
     """One running Dovecot; ``start()``, ``stop()``, ``restart()`` (same ports), ``close()``."""
 
     host = HOST
@@ -261,32 +302,6 @@ class Dovecot:
         tag = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:24]
         name = f"test-{next(_unique)}-{os.getpid()}" + (f"-{tag}" if tag else "")
         return ImapUser(self, name)
-
-    def connect(
-        self, user: str, *, security: Security = "tls", password: str | None = None, timeout: float = 10.0
-    ) -> IMAPClient:
-        """A logged-in client; TLS is verified against the rig's CA."""
-        port = self.imaps_port if security == "tls" else self.imap_port
-        context = self.certificate.client_context()
-        client = IMAPClient(self.host, port, ssl=security == "tls", ssl_context=context, timeout=timeout)
-        if security == "starttls":
-            client.starttls(context)
-        client.login(user, password if password is not None else self.password_for(user))
-        return client
-
-    def append(self, user: str, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int:
-        """APPEND one message (creating the folder if needed); returns its UID."""
-        client = self.connect(user, security="none")
-        try:
-            if not client.folder_exists(folder):
-                client.create_folder(folder)
-            response = client.append(folder, raw, flags=tuple(flags))
-        finally:
-            client.logout()
-        found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
-        if not found:
-            raise RigError(f"APPEND to {folder} returned no APPENDUID: {response!r}")
-        return int(found.group(1))
 
     def seed_maildir(
         self, user: str, folder: str, messages: Iterable[bytes], flags: Sequence[str] = ()
