@@ -23,7 +23,7 @@ from mailflow.understand.calendar import read_calendars
 from mailflow.understand.choice import MAX_WALK
 from mailflow.understand.rules import PERIOD_DAYS, max_gap, rule_parts, walk_cost
 from mailflow.understand.vtimezones import made_safe
-from tests.fixtures.hostile import CRAFTED, Hostile, calendar, event, invite, mail, zone
+from tests.fixtures.hostile import BY_NAME, CRAFTED, Hostile, calendar, event, invite, mail, zone
 from tests.fixtures.hostile.probes import PROBES
 from tests.fixtures.hostile.runner import PROBE, Outcome, run_all
 from tests.unit.understand_support import CONTEXT
@@ -233,6 +233,15 @@ def test_deep_nesting_is_flattened_before_the_parser_recurses(depth: int) -> Non
     screened = mime.screen(b"From: a@b.example\r\n" + raw)
     assert screened.refusal == "" and screened.notes
     assert mime.parse(screened.raw).get_content_type() == "multipart/mixed"  # no RecursionError
+
+
+def test_a_delivery_status_is_one_leaf_not_a_message_per_blank_line() -> None:
+    raw = BY_NAME["dsn-blank-lines"].build()
+    parts = list(mime.walk(mime.parse(mime.screen(raw).raw)))
+    assert len(parts) == 3  # the report, its text, the status: no 290,000 header blocks
+    assert (
+        understand(raw, CONTEXT).reasons[-1] == "a delivery status notification (bounce); not a new message"
+    )
 
 
 @pytest.mark.parametrize(
