@@ -63,12 +63,12 @@ from mailflow.model import MessageRef, Understanding
 from mailflow.sources import DEFAULT_BATCH, Incoming, MailSource
 from mailflow.store import MessageRow, Store, StoreTx
 from mailflow.text import one_line
-from mailflow.understand import Context, understand
+from mailflow.understand import Context, mime, understand
 
 log = logging.getLogger("mailflow.engine.intake")
 
 #: larger messages are logged as errors without being fetched (understanding refuses them too)
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_MESSAGE_BYTES = mime.MAX_MESSAGE_BYTES  # understanding refuses larger ones: not worth fetching
 #: whole messages held in memory at once while fetching
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024
 #: a message whose understanding was cut short by this many crashes is kept aside (quarantined)
