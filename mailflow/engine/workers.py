@@ -208,7 +208,10 @@ class Workers:
     # -- the pool --------------------------------------------------------------
     def _here(self, job: Job) -> Understanding:
         assert self._fn is not None, "start() first"
-        return understood(self._fn[0], job.raw, self._fn[1], job.received_at)
+        try:
+            return understood(self._fn[0], job.raw, self._fn[1], job.received_at)
+        except MemoryError:  # no worker to lose here: the message is over the budget all the same
+            return Understanding(kind="unreadable", error=self.budget.over_memory())
 
     def _pump(self, timeout: float) -> None:
         """Hand queued jobs to free workers, collect answers, and hold busy workers to the budget."""

@@ -185,3 +185,13 @@ def _alive(pid: int) -> bool:
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
+def test_without_workers_a_message_that_exhausts_memory_is_unreadable_not_raised() -> None:
+    def exhausts(raw: bytes, context: Context) -> Understanding:
+        raise MemoryError
+
+    workers = Workers(0)
+    workers.start(exhausts, Context())
+    answer = workers.understand_now(b"big", AT)
+    assert answer.kind == "unreadable" and "[intake] message_memory" in answer.error
