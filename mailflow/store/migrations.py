@@ -75,12 +75,20 @@ def _v3_intake_attempts(connection: Connection) -> None:
     schema.intake_attempts.create(connection)
 
 
+def _v4_contact_notes_owner_mail(connection: Connection) -> None:
+    schema.contact_notes.create(connection)
+    schema.owner_mail.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state", _v1_initial
     ),
     Migration(2, "meeting_series: the calendar of a recurring meeting", _v2_meeting_series),
     Migration(3, "intake_attempts: messages being understood, counted across crashes", _v3_intake_attempts),
+    Migration(
+        4, "contact_notes and owner_mail: notes about a person, mail to the owner", _v4_contact_notes_owner_mail
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

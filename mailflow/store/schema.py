@@ -280,6 +280,47 @@ intake_attempts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: what the owner noted about a person, not about one meeting (an owner forward tagged ``#note``)
+contact_notes = Table(
+    "contact_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source", Clipped(16), nullable=False, default="mail"),  # mail | cli
+    Column("message_id", Clipped(1000), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "contact_id"),
+)
+
+OWNER_MAIL_STATES = ("pending", "sending", "sent", "uncertain", "failed", "cancelled")
+
+#: mail to the owner that is not a step of the playbook (an acknowledgement of a forward), under the
+#: same outbox rule as steps: pending -> sending (Message-ID stored first) -> sent | uncertain | failed
+owner_mail = Table(
+    "owner_mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Clipped(32), nullable=False),  # "acknowledge"
+    Column("key", Clipped(200), nullable=False),  # at most one mail per key, ever: "acknowledge:12"
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), nullable=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=True),
+    Column("state", Clipped(16), nullable=False, default="pending"),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("in_reply_to", Clipped(1000), nullable=False, default=""),  # the owner's mail it answers
+    Column("reference_ids", Text, nullable=False, default=""),  # space-separated Message-IDs (References)
+    Column("message_id", Clipped(1000), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("receipt", Text, nullable=False, default=""),
+    Column("sent_at", UTCDateTime, nullable=True),
+    *_stamps(),
+    UniqueConstraint("key"),
+    _one_of("state", OWNER_MAIL_STATES, "state"),
+    Index(None, "state", "due_at"),
+    Index(None, "message_id"),
+)
+
 #: what migration 1 created; never changes
 V1_TABLES = (contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state)
 
