@@ -40,7 +40,14 @@ def show(
         if is_contact:
             contact = contact_by_ref(tx, ref)
             meetings = tx.list_meetings(contact_id=contact.id)
-            data = {"contact": contact_json(contact), "meetings": [meeting_detail(tx, m) for m in meetings]}
+            data = {
+                "contact": contact_json(contact),
+                "contact_notes": [
+                    {"at": iso(n.created_at), "source": n.source, "text": n.text}
+                    for n in tx.list_contact_notes(contact.id)
+                ],
+                "meetings": [meeting_detail(tx, m) for m in meetings],
+            }
         else:
             meeting = meeting_by_ref(tx, ref)
             data = meeting_detail(tx, meeting)
@@ -142,6 +149,19 @@ def _print_contact(tx: StoreTx, contact: ContactRow, meetings: list[MeetingRow])
     out.print(f"[bold]Contact c{contact.id}[/bold]: {escape(contact_label(contact))}")
     if contact.do_not_contact:
         out.print(f"  [red]do not contact[/red]: {escape(contact.do_not_contact_reason)}")
+    notes = tx.list_contact_notes(contact.id)
+    if notes:
+        out.print(f"[bold]Notes about {escape(one_line(contact.name or contact.address, 80))}[/bold]")
+        for note in notes:
+            lines = _note_lines(note.text) or [""]
+            out.print(f"  {shown(note.created_at)} ({escape(one_line(note.source, 16))}): {escape(lines[0])}")
+            for line in lines[1:]:
+                out.print(f"      {escape(line)}")
     for meeting in meetings:
         out.print("")
         _print_meeting(tx, meeting)
+
+
+def _note_lines(text: str) -> list[str]:
+    """A note from mail (hostile), as lines to print: control characters made spaces, blank lines dropped."""
+    return [line for line in (one_line(raw, 1000) for raw in text.splitlines()) if line]

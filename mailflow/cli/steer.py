@@ -13,6 +13,7 @@ from mailflow.engine.health import PAUSED as PAUSED_KEY
 from mailflow.errors import UsageError
 from mailflow.store.rows import StepRow
 from mailflow.store.store import StoreTx
+from mailflow.text import one_line
 
 meeting_app = typer.Typer(help="Correct what mailflow inferred about a meeting.", no_args_is_help=True)
 app.add_typer(meeting_app, name="meeting")
@@ -33,7 +34,7 @@ def _done(json_: bool, message: str, **data: object) -> None:
     if json_:
         print_json({"ok": True, "message": message, **data})
     else:
-        out.print(message)
+        out.print(message, markup=False)  # names from mail may hold "[...]": printed as they are
 
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -173,12 +174,19 @@ def forget(
     with open_store() as store:
         with store.read() as tx:
             person = contact_by_ref(tx, contact)
-        if not yes and not typer.confirm(f"Forget {contact_label(person)} and every meeting with them?"):
+        label = one_line(contact_label(person))
+        if not yes and not typer.confirm(f"Forget {label} and every meeting with them?"):
             raise typer.Exit(1)
         with store.transaction() as tx:
+            notes = len(tx.list_contact_notes(person.id))
             paths = tx.forget_contact(person.id)
     removed = _remove_files(paths)
-    _done(json_, f"forgot {contact_label(person)} ({removed} file(s) deleted)", files_deleted=removed)
+    _done(
+        json_,
+        f"forgot {label} ({notes} note(s) about them and {removed} file(s) deleted)",
+        notes_deleted=notes,
+        files_deleted=removed,
+    )
 
 
 def _remove_files(paths: list[str]) -> int:

@@ -9,12 +9,14 @@ from mailflow.store.migrations import LATEST, SchemaStatus
 from mailflow.store.queries import normalise_address
 from mailflow.store.rows import (
     AttachmentRow,
+    ContactNoteRow,
     ContactRow,
     MeetingData,
     MeetingRow,
     MessageData,
     MessageRow,
     NoteRow,
+    OwnerMailRow,
     StepRow,
 )
 from mailflow.store.store import Store, StoreTx
@@ -22,12 +24,14 @@ from mailflow.store.store import Store, StoreTx
 __all__ = [
     "LATEST",
     "AttachmentRow",
+    "ContactNoteRow",
     "ContactRow",
     "MeetingData",
     "MeetingRow",
     "MessageData",
     "MessageRow",
     "NoteRow",
+    "OwnerMailRow",
     "SchemaStatus",
     "StepRow",
     "Store",

@@ -87,7 +87,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "meeting_series: the calendar of a recurring meeting", _v2_meeting_series),
     Migration(3, "intake_attempts: messages being understood, counted across crashes", _v3_intake_attempts),
     Migration(
-        4, "contact_notes and owner_mail: notes about a person, mail to the owner", _v4_contact_notes_owner_mail
+        4,
+        "contact_notes and owner_mail: notes about a person, mail to the owner",
+        _v4_contact_notes_owner_mail,
     ),
 )
 LATEST = MIGRATIONS[-1].version

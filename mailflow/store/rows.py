@@ -181,3 +181,37 @@ class AttachmentRow:
     sha256: str
     message_id: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactNoteRow:
+    """What the owner noted about a person (not about one meeting)."""
+
+    id: int
+    contact_id: int
+    text: str
+    source: str
+    message_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OwnerMailRow:
+    """A mail to the owner outside the playbook (an acknowledgement of a forward)."""
+
+    id: int
+    kind: str
+    key: str
+    meeting_id: int | None
+    contact_id: int | None
+    state: str
+    due_at: datetime
+    in_reply_to: str
+    reference_ids: tuple[str, ...]  # the References, oldest first
+    message_id: str | None
+    attempts: int
+    last_error: str
+    receipt: str
+    sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -18,7 +18,8 @@ Use::
 
 Every query lives on :class:`StoreTx`: contacts and meetings here, messages,
 cursors, daemon state, notes and attachments in its base ``records.py``, steps
-in ``queries.py`` (split only to keep modules short; nothing else in mailflow
+in ``queries.py``, notes about a contact and mail to the owner in
+``owner_records.py`` (split only to keep modules short; nothing else in mailflow
 writes SQL).  Every datetime in and out is aware
 UTC; a database error leaves as :class:`~mailflow.errors.StoreError`.
 """
@@ -38,13 +39,22 @@ from mailflow import clock
 from mailflow.errors import StoreError
 from mailflow.store import migrations
 from mailflow.store.engine import BEGIN_OPTION, make_engine, safe_url
+from mailflow.store.owner_records import OwnerRecordQueries
 from mailflow.store.queries import normalise_address, one
 from mailflow.store.rows import (
     ContactRow,
     MeetingData,
     MeetingRow,
 )
-from mailflow.store.schema import attachments, contacts, meeting_series, meetings, messages
+from mailflow.store.schema import (
+    attachments,
+    contact_notes,
+    contacts,
+    meeting_series,
+    meetings,
+    messages,
+    owner_mail,
+)
 from mailflow.store.series import SeriesQueries
 
 #: meeting fields an invite may change (owner decisions are never among them)
@@ -132,7 +142,7 @@ class Store:
             raise ValueError(str(exc.orig)) from exc
 
 
-class StoreTx(SeriesQueries):
+class StoreTx(SeriesQueries, OwnerRecordQueries):
     """The queries, bound to one open transaction (``.connection``)."""
 
     # -- contacts ------------------------------------------------------
@@ -190,7 +200,8 @@ class StoreTx(SeriesQueries):
             self._set(meetings, meeting_id, last_contact_reply_at=at)
 
     def forget_contact(self, contact_id: int) -> list[str]:
-        """Delete the contact, their meetings (steps, notes, attachments) and scrub their messages.
+        """Delete the contact, their notes, meetings (steps, notes, attachments), mail to the owner about
+        either, and scrub their messages.
 
         Message rows stay, emptied and marked "forgotten", so that a resync of the
         mailbox does not bring the person back.  Returns the attachment paths
@@ -224,6 +235,14 @@ class StoreTx(SeriesQueries):
             )
         )
         self.connection.execute(delete(attachments).where(owned))
+        # explicitly, not by ON DELETE CASCADE alone: on SQLite that needs foreign keys on, as
+        # mailflow's engine sets them but a connection made some other way may not
+        self.connection.execute(delete(contact_notes).where(contact_notes.c.contact_id == contact_id))
+        self.connection.execute(
+            delete(owner_mail).where(
+                or_(owner_mail.c.contact_id == contact_id, owner_mail.c.meeting_id.in_(meeting_ids))
+            )
+        )
         self.connection.execute(delete(meetings).where(meetings.c.id.in_(meeting_ids)))
         # other series whose kept calendar names them (an attendee of a group series) are no longer followed
         named = [
@@ -301,12 +320,16 @@ class StoreTx(SeriesQueries):
         return self._meeting(self._first(query))
 
     def attach_invite(self, meeting_id: int, data: MeetingData) -> MeetingRow:
-        """Upgrade a request's meeting with the invite that answers it (call only if the UID is new)."""
-        values = {"ical_uid": data.ical_uid, "recurrence_id": data.recurrence_id}
+        """Upgrade a request's meeting with the invite that answers it (call only if the UID is new).
+
+        The invite is trusted on its own (``data.trusted``) or not at all: the request's trust, which may
+        rest on a forward alone, never passes to an invite someone else sent.
+        """
+        values = {"ical_uid": data.ical_uid, "recurrence_id": data.recurrence_id, "trusted": data.trusted}
         stmt = update(meetings).where(meetings.c.id == meeting_id, meetings.c.ical_uid.is_(None))
         timeline = _timeline_values(data, new=False)
         self.connection.execute(
-            stmt.values({**values, **timeline, **_invite_values(data), **_owner_safe_values(data)})
+            stmt.values({**timeline, **_invite_values(data), **_owner_safe_values(data), **values})
         )
         return one(self.get_meeting(meeting_id))
 
