@@ -293,6 +293,8 @@ class IntakeSettings(Section):
     sync_seconds: Annotated[float, Field(gt=0, le=86400)] = 120.0
     #: with no successful sync for this long, mail to contacts is held (a cancel may be waiting unread)
     stale_after: Duration = "30m"
+    #: one short mail to the owner for each forwarded request: what it became, and what mailflow waits for
+    acknowledge: bool = True
 
     def memory_bytes(self) -> int:
         number, unit = re.match(r"^\s*(\d+)\s*(KB|MB|GB)\s*$", self.message_memory).groups()  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ Kind = Literal[
     "request",
     "contact_reply",
     "owner_notes",
+    "contact_note",
     "ignored",
     "unreadable",
 ]
@@ -109,6 +110,9 @@ class Understanding:
     original_message_id: str = ""  # a forward's original Message-ID, when it came whole (message/rfc822)
     series_calendar: str = ""  # a recurring series: the calendar text its later occurrences are read from
     series_occurrence: str = ""  # ...and the RECURRENCE-ID (``zones.to_utc``) of the occurrence ``start`` is
+    #: broken calendar properties that decide identity, time, recurrence or status: never guessed, so the
+    #: meeting waits for the owner's ``confirm``
+    doubts: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The stable, documented JSON schema of ``mailflow inspect``.

@@ -15,7 +15,10 @@ from mailflow.demo.runner import DemoResult, run_demo
 from mailflow.demo.story import DAYS
 from mailflow.errors import UsageError
 
-STYLE = {"arrived": "cyan", "understood": "blue", "step": "green", "error": "bold red", "failed": "bold red"}
+STYLE = {
+    "arrived": "cyan", "understood": "blue", "step": "green", "to_owner": "green", "error": "bold red",
+    "failed": "bold red",
+}  # fmt: skip
 ZONE = ZoneInfo("Europe/Berlin")
 
 
@@ -63,14 +66,15 @@ def _print(result: DemoResult, seconds: float) -> None:
         style = STYLE.get(event.kind, "yellow")
         when = event.at.astimezone(ZONE).strftime("%a %d %b %H:%M")
         line = f"{when}  [{style}]{event.kind:<10}[/{style}] {escape(event.text)}"
-        if event.kind == "step":
+        if event.kind in ("step", "to_owner"):
             line += f"  [dim]-> {escape(Path(event.detail.split(';')[0]).name)}[/dim]"
         elif event.detail:
             line += f"  [dim]{escape(event.detail)}[/dim]"
         out.print(line)
-    fired = result.steps_fired()
+    fired, acknowledged = result.steps_fired(), len(result.mailed()) - len(result.steps_fired())
+    also = f" (and {acknowledged} acknowledgement(s) to Ana)" if acknowledged else ""
     out.print(
-        f"\n{len(fired)} steps went out in {result.cycles} cycles ({seconds:.1f} s). Every mail is a file in\n"
+        f"\n{len(fired)} steps went out{also} in {result.cycles} cycles ({seconds:.1f} s). Every mail is a file in\n"
         f"  {result.outbox}\n"
         f"and the records are in {result.folder / 'data' / 'mailflow.db'}: try\n"
         f"  {_me()} --set 'database.url=\"sqlite:///{result.folder / 'data' / 'mailflow.db'}\"' records"

@@ -29,6 +29,7 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
             next_step = tx.next_pending_step()
             attention = tx.steps_in_state("failed", "uncertain")
             counts = tx.count_steps_by_state()
+            owner_mail = tx.owner_mail_in_state("failed", "uncertain")
     held = (
         held_reason(stale.astimezone(current.owner_zone()), clock.now(), current.intake.stale_after)
         if stale
@@ -48,6 +49,17 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
                 "contact_mail_held": held if stale else None,
                 "next_step": step_json(next_step) if next_step else None,
                 "needs_attention": [step_json(s) for s in attention],
+                "owner_mail_needs_attention": [
+                    {
+                        "id": m.id,
+                        "kind": m.kind,
+                        "meeting_id": m.meeting_id,
+                        "state": m.state,
+                        "message_id": m.message_id,
+                        "error": m.last_error,
+                    }
+                    for m in owner_mail
+                ],
                 "steps": counts,
             }
         )
@@ -85,6 +97,12 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         out.print(
             f"[bold yellow]{step.state}[/bold yellow] step {step.id} ({step.step}, meeting {step.meeting_id}): "
             f"{escape(detail)}; `mailflow retry {step.id}` or `mailflow skip {step.id}`"
+        )
+    for mail in owner_mail:  # an acknowledgement whose fate is unknown, or that could not go
+        out.print(
+            f"[bold yellow]{mail.state}[/bold yellow] mail to you ({mail.kind}, meeting {mail.meeting_id}): "
+            f"{escape(one_line(mail.last_error, 160))}",
+            soft_wrap=True,
         )
 
 

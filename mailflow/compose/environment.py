@@ -247,15 +247,20 @@ def resolve(step: str, role: str, settings: Settings) -> Resolved:
 # -- rendering ------------------------------------------------------------------
 
 
-def render(step: str, role: str, ctx: ComposeContext, settings: Settings) -> Rendered:
-    """Render the template of ``step`` for ``role``: subject, text and (maybe) HTML."""
+def render(
+    step: str, role: str, ctx: ComposeContext, settings: Settings, extra: dict[str, Any] | None = None
+) -> Rendered:
+    """Render the template of ``step`` for ``role``: subject, text and (maybe) HTML.
+
+    ``extra``: variables a mail outside the playbook adds (an acknowledgement's ``request``).
+    """
     if role not in ("seeker", "adviser"):
         raise ValueError(f"role must be seeker or adviser, not {role!r}")
     if ctx.role != role:
         ctx = dataclasses.replace(ctx, role=role)  # type: ignore[arg-type]
     resolved = resolve(step, role, settings)
     env = environment(user_folder(settings))
-    variables = template_variables(ctx, step)
+    variables = {**template_variables(ctx, step), **(extra or {})}
     prefix = f"{resolved.folder}/{resolved.name}"
     subject = clean_subject(_render(env, f"{prefix}.txt:subject", variables, resolved))
     text = clean_text(_render(env, f"{prefix}.txt:body", variables, resolved))

@@ -27,7 +27,7 @@ class Event:
     """One line of the demo's timeline."""
 
     at: datetime
-    kind: str  # "arrived", "understood", "step", "skipped", "cancelled", "error"
+    kind: str  # "arrived", "understood", "step", "to_owner" (an acknowledgement), "skipped", "cancelled", "error"
     text: str
     detail: str = ""
 
@@ -41,6 +41,10 @@ class DemoResult:
 
     def steps_fired(self) -> list[Event]:
         return [e for e in self.events if e.kind == "step"]
+
+    def mailed(self) -> list[Event]:
+        """Every mail that went out: steps and mail to the owner outside the playbook."""
+        return [e for e in self.events if e.kind in ("step", "to_owner")]
 
 
 def demo_settings(folder: Path) -> Settings:
@@ -141,6 +145,11 @@ class Demo:
                 kind = "step" if outcome.result == "sent" else outcome.result
                 text = f"{outcome.step} to {to} ({mode})"
                 self.result.events.append(Event(now, kind, text, outcome.detail))
+        for mailed in report.owner_mail or []:
+            mail_kind = "to_owner" if mailed.result == "sent" else mailed.result
+            self.result.events.append(
+                Event(now, mail_kind, f"{mailed.kind} to {samples.OWNER[1]}", mailed.detail)
+            )
         for error in report.errors:
             self.result.events.append(Event(now, "error", error))
 

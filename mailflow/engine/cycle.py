@@ -25,6 +25,7 @@ from mailflow.config import Settings, parse_duration
 from mailflow.engine import health
 from mailflow.engine.dispatch import Dispatcher, DispatchReport
 from mailflow.engine.intake import Intake, SyncSummary
+from mailflow.engine.owner_mail import OwnerMailer, OwnerMailOutcome
 from mailflow.engine.planning import PlanSummary, plan_all
 from mailflow.engine.series import SeriesSummary, advance_series
 from mailflow.errors import BackendError, MailflowError, StoreError
@@ -46,6 +47,7 @@ class CycleReport:
     series: SeriesSummary | None = None
     plan: PlanSummary | None = None
     dispatch: DispatchReport | None = None
+    owner_mail: list[OwnerMailOutcome] | None = None  # acknowledgements
     paused: bool = False
     errors: list[str] = field(default_factory=list)
     alert_sent: bool = False
@@ -70,6 +72,7 @@ class Engine:
         self.sinks = sinks or build_sinks(settings)
         self.intake = Intake(store, self.source, settings)
         self.dispatcher = Dispatcher(store, self.sinks, settings, dry_run=dry_run)
+        self.owner_mailer = OwnerMailer(store, self.sinks, settings, dry_run=dry_run)
         self.alert_after = parse_duration(settings.daemon.alert_after)
         self.should_stop = should_stop or (lambda: False)
         self.last_report = CycleReport()
@@ -123,6 +126,8 @@ class Engine:
         report.paused = health.is_paused(self.store)
         if not report.paused and not self.should_stop():
             report.dispatch = self._part(report, "dispatch", self._dispatch)
+        if not report.paused and not self.should_stop():
+            report.owner_mail = self._part(report, "owner mail", self._owner_mail)
         self._keep_health(report, report.errors[before:])
         self.last_report = report
         _log_cycle(report)
@@ -144,6 +149,12 @@ class Engine:
     def _dispatch(self) -> DispatchReport:
         return self.dispatcher.dispatch(clock.now(), should_stop=self.should_stop)
 
+    def _owner_mail(self) -> list[OwnerMailOutcome]:
+        try:
+            return self.owner_mailer.deliver(clock.now(), should_stop=self.should_stop)
+        finally:
+            self.sinks.close()
+
     def _part(self, report: CycleReport, name: str, run: Callable[[], T]) -> T | None:
         try:
             return run()
@@ -162,6 +173,11 @@ class Engine:
         if report.dispatch is not None:  # refused logins and 4xx are deferred, not failed: they count too
             stuck = [o for o in report.dispatch.outcomes if o.result in ("failed", "deferred", "unresolved")]
         problems = errors + [f"step {o.step_id} ({o.step}) {o.result}: {o.detail}" for o in stuck]
+        problems += [
+            f"owner mail {o.mail_id} ({o.kind}) {o.result}: {o.detail}"
+            for o in report.owner_mail or []
+            if o.result in ("failed", "deferred", "unresolved")
+        ]
         if report.dispatch is not None and not problems:
             health.note_success(self.store, health.LAST_DISPATCH, health.ROUTINE)
         elif problems:

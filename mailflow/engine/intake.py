@@ -74,7 +74,9 @@ FETCH_CHUNK_BYTES = 32 * 1024 * 1024
 #: a message whose understanding was cut short by this many crashes is kept aside (quarantined)
 QUARANTINE_AFTER = 2
 #: kinds that count as "handled" for mark_done
-_HANDLED = ("invite", "update", "cancel", "reply", "counter", "request", "contact_reply", "owner_notes")
+_HANDLED = (
+    "invite", "update", "cancel", "reply", "counter", "request", "contact_reply", "owner_notes", "contact_note"
+)  # fmt: skip
 
 Progress = Callable[[int, int | None], None]
 
@@ -272,7 +274,7 @@ class Intake:
         with self.store.transaction() as tx:
             tx.delete_message(message_row_id)
             tx.clear_attempts(self.source.key, [ref])
-            recorder = Recorder(tx, self.zone, Tally(), known)
+            recorder = Recorder(tx, self.zone, Tally(), known, acknowledge=self.settings.intake.acknowledge)
             new_row = recorder.record(prepared)
             if new_row is None:  # recorded meanwhile from another copy: the log keeps that one
                 new_row = recorder.already_recorded(
@@ -431,7 +433,14 @@ class Intake:
                 current = tx.get_cursor(self.source.key)
                 if current != batch.polled_from:
                     raise _CursorMoved(current)
-                recorder = Recorder(tx, self.zone, tally, batch.known, batch.prechecked)
+                recorder = Recorder(
+                    tx,
+                    self.zone,
+                    tally,
+                    batch.known,
+                    batch.prechecked,
+                    acknowledge=self.settings.intake.acknowledge,
+                )
                 handled = [
                     p.item.ref for p in batch.prepared if _handled(self._record(tx, recorder, p, careful))
                 ]

@@ -11,9 +11,19 @@ By kind:
   the meeting was trusted or confirmed before); an untrusted new invite is
   "pending" and sends nothing until the owner confirms it.
 - reply / counter (iTIP): linked to their meeting.
-- request: a "requested" meeting with the counterpart, unless one is open.
+- request: a "requested" meeting with the counterpart, unless a meeting with
+  them is open (requested, waiting, or still to come): then the request (a
+  résumé, "see you Tuesday") joins that one.  A new meeting from the owner's
+  forward queues one acknowledgement to the owner (``owner_mail``).
 - contact_reply: the contact's reply time, their do-not-contact wish, attachments.
-- owner_notes: a note on the meeting the owner answered about, and the role.
+- owner_notes: a note on the meeting the owner answered about, and the role;
+  an answer to an acknowledgement is never a note.
+- contact_note: the owner's ``#note`` forward, a note on the contact.
+
+Trust never widens: an invite that fills a request is trusted on its own or
+waits for ``confirm`` (the request may rest on a forward alone), and an
+invite whose identity, time, recurrence or status cannot be read (``doubts``)
+opens a meeting that waits for ``confirm``, and changes no meeting it names.
 - ignored / unreadable: only the message log (with the error).
 
 Every message gets one row in the message log.  Dedupe: a message whose
@@ -68,6 +78,8 @@ class Tally:
     meetings_updated: int = 0
     requests_created: int = 0
     notes_added: int = 0
+    contact_notes: int = 0
+    acknowledgements: int = 0
     contact_replies: int = 0
     attachments_saved: int = 0
     duplicates: int = 0
@@ -96,8 +108,11 @@ class Recorder:
         tally: Tally,
         known: Known | None = None,
         prechecked: frozenset[str] = frozenset(),
+        *,
+        acknowledge: bool = True,
     ) -> None:
         self.tx, self.zone, self.tally = tx, zone, tally
+        self.acknowledge = acknowledge  # [intake] acknowledge: tell the owner what their forward became
         self.known = known if known is not None else Known()
         self.prechecked = prechecked
         self.new_contacts: set[str] = set()
@@ -177,6 +192,8 @@ class Recorder:
             links = self._contact_reply(u)
         elif u.kind == "owner_notes":
             links = self._owner_notes(u)
+        elif u.kind == "contact_note":
+            links = self._contact_note(u)
         else:
             return _Links()
         self._attach(prepared, links)
@@ -200,6 +217,15 @@ class Recorder:
                     "the owner", u.kind, series.id, one_line(u.sender.address if u.sender else "?", 120),
                 )  # fmt: skip
                 return _Links(meeting=series)
+        named = existing or series
+        if u.doubts and named is not None:
+            log.info(
+                "kept meeting %d as it was: the %s cannot be read for sure (%s)",
+                named.id,
+                u.kind,
+                one_line("; ".join(u.doubts), 300),
+            )
+            return _Links(meeting=named)
         if existing is not None and not self._may_change(existing, u):
             log.info(
                 "ignored an %s of meeting %d from %s, who neither organises it nor is the owner",
@@ -223,7 +249,10 @@ class Recorder:
         occurrence = u.series_occurrence
         if keeps and existing is not None:  # the row stays on its occurrence, so does its RECURRENCE-ID
             occurrence = self.tx.series_occurrence(existing.id) or occurrence
-        data = self._meeting_data(u, contact, existing or request or series, keep_times=keeps)
+        # the request lends its role, never its trust: an invite is trusted on its own or waits for confirm
+        data = self._meeting_data(
+            u, contact, existing or request or series, keep_times=keeps, lends_trust=request is None
+        )
         if request is not None:
             meeting, applied = self.tx.attach_invite(request.id, data), True
             self.tally.meetings_updated += 1
@@ -281,8 +310,10 @@ class Recorder:
         before: MeetingRow | None,
         *,
         keep_times: bool = False,
+        lends_trust: bool = True,
     ) -> MeetingData:
-        trusted = u.trusted or (before is not None and (before.trusted or before.confirmed))
+        inherited = lends_trust and before is not None and (before.trusted or before.confirmed)
+        trusted = (u.trusted or inherited) and not u.doubts
         state = "cancelled" if u.kind == "cancel" else ("scheduled" if trusted else "pending")
         start, end = self._times(u)
         if keep_times and before is not None:
@@ -334,9 +365,14 @@ class Recorder:
 
     def _request(self, u: Understanding) -> _Links:
         contact = self._contact(u.counterpart)
-        open_request = self.tx.find_open_request(contact.id) if contact else None
-        if open_request is not None:
-            return _Links(meeting=open_request, contact=contact)
+        open_meeting = self._open_meeting(contact) if contact else None
+        if open_meeting is not None:
+            if u.from_owner and u.role_hint and open_meeting.role != u.role_hint:
+                self.tx.set_role(open_meeting.id, u.role_hint, by_owner=True)
+            log.info(
+                "the request in %s joins the open meeting %d", one_line(u.message_id, 200), open_meeting.id
+            )
+            return _Links(meeting=open_meeting, contact=contact)
         meeting = self.tx.create_request(
             contact.id if contact else None,
             summary=one_line(u.summary or u.subject, 500),
@@ -347,7 +383,31 @@ class Recorder:
         if u.from_owner and u.role_hint:
             self.tx.set_role(meeting.id, u.role_hint, by_owner=True)
         self.tally.requests_created += 1
+        if self.acknowledge and u.from_owner and u.forwarded and u.message_id:
+            self._acknowledge(meeting, contact, u)
         return _Links(meeting=meeting, contact=contact)
+
+    def _open_meeting(self, contact: ContactRow) -> MeetingRow | None:
+        """The contact's meeting a new request about them belongs to: a request no invite answered, or a
+        meeting that waits for confirm or is still to come (its start not yet a day past)."""
+        mine = self.tx.list_meetings(contact_id=contact.id, states=("requested", "pending", "scheduled"))
+        since = clock.now() - timedelta(days=1)
+        live = [m for m in mine if m.start_at is None or m.start_at >= since]
+        return max(live, key=lambda m: (m.created_at, m.id), default=None)
+
+    def _acknowledge(self, meeting: MeetingRow, contact: ContactRow | None, u: Understanding) -> None:
+        """One short mail to the owner, threaded onto their forward, saying what it became."""
+        queued = self.tx.queue_owner_mail(
+            "acknowledge",
+            f"acknowledge:{meeting.id}",
+            due_at=clock.now(),
+            meeting_id=meeting.id,
+            contact_id=contact.id if contact else None,
+            in_reply_to=u.message_id,
+            reference_ids=(*u.references[-20:], u.message_id),
+        )
+        if queued is not None:
+            self.tally.acknowledgements += 1
 
     # -- replies ---------------------------------------------------------------------
     def _contact_reply(self, u: Understanding) -> _Links:
@@ -375,6 +435,13 @@ class Recorder:
         return _Links(meeting=meeting, contact=contact)
 
     def _owner_notes(self, u: Understanding) -> _Links:
+        acknowledged = self.tx.owner_mail_for_message_id(u.replied_to) if u.replied_to else None
+        if acknowledged is not None:  # "thanks!" to an acknowledgement is not what was learned in a meeting
+            log.info(
+                "the owner answered an acknowledgement (%s); not taken as notes", one_line(u.message_id, 200)
+            )
+            meeting = self.tx.get_meeting(acknowledged.meeting_id) if acknowledged.meeting_id else None
+            return _Links(meeting=meeting)
         meeting = self._meeting_of(u)
         if meeting is None:
             log.warning("the owner's notes in %s answer no known meeting; kept in the log only", u.message_id)
@@ -385,6 +452,18 @@ class Recorder:
         if u.role_hint:
             self.tx.set_role(meeting.id, u.role_hint, by_owner=True)
         return _Links(meeting=meeting)
+
+    def _contact_note(self, u: Understanding) -> _Links:
+        contact = self._contact(u.counterpart)
+        if contact is None:
+            log.warning(
+                "the owner's #note in %s names nobody; kept in the log only", one_line(u.message_id, 200)
+            )
+            return _Links()
+        if u.notes.strip():
+            self.tx.add_contact_note(contact.id, u.notes, source="mail", message_id=u.message_id)
+            self.tally.contact_notes += 1
+        return _Links(contact=contact)
 
     def _meeting_of(self, u: Understanding) -> MeetingRow | None:
         if u.replied_to:

@@ -23,6 +23,7 @@ from mailflow.sources import Incoming
 from mailflow.store import StoreTx
 
 _STEP_STATES = ("pending", "sending", "sent", "uncertain", "failed", "skipped", "cancelled")
+_OWNER_MAIL_STATES = ("pending", "sending", "sent", "uncertain", "failed")
 
 
 def bare_id(message_id: str) -> str:
@@ -44,6 +45,7 @@ class Known:
     def load(cls, tx: StoreTx, owners: Iterable[str]) -> Known:
         contacts = {c.address for c in tx.list_contacts()}
         ours = {bare_id(s.message_id) for s in tx.steps_in_state(*_STEP_STATES) if s.message_id}
+        ours |= {bare_id(m.message_id) for m in tx.owner_mail_in_state(*_OWNER_MAIL_STATES) if m.message_id}
         meetings = {(m.ical_uid, m.recurrence_id) for m in tx.list_meetings() if m.ical_uid}
         return cls(frozenset(a.lower() for a in owners), contacts, ours, meetings)
 

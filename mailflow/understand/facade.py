@@ -7,13 +7,20 @@ The order of questions matters and is the policy:
 3. calendar data anywhere (invite, update, cancel, reply, counter);
 4. an automatic reply;
 5. a reply to mailflow's mail (the owner's notes, or the contact's answer);
-6. a plain meeting request above the confidence threshold;
+6. a plain meeting request above the confidence threshold, or any plain mail
+   the owner forwards (the owner's forward says it is one; the text still
+   gives the confidence shown and the proposed times), and an owner's
+   forward whose calendar holds no event;
 7. anything else is "ignored", with the reasons that were weighed.
+
+The owner's tags (``#ignore``, ``#note``, ``#seeker``, ``#adviser``) count
+only in the lines the owner wrote above the forward boundary (``tags``).
 """
 
 from __future__ import annotations
 
 import email
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.message import Message
 from typing import Any
@@ -31,11 +38,13 @@ from mailflow.understand.links import find_meeting_url, meeting_url
 from mailflow.understand.people import choose_counterpart, is_relay
 from mailflow.understand.replies import auto_reply, bounce, do_not_contact, own_text, reply_target
 from mailflow.understand.requests import score
-from mailflow.understand.roles import role_hint
+from mailflow.understand.tags import OwnerTags, owner_tags
 from mailflow.understand.trust import judge
 from mailflow.understand.when import loose_date, proposed_times
 from mailflow.understand.zones import to_utc
 
+#: how much of a forwarded text a ``#note`` keeps
+MAX_NOTE_QUOTE = 4000
 #: a series' calendar text is kept up to this size (a real one is a few KB; Outlook's with HTML, tens)
 MAX_SERIES_CHARS = 256 * 1024
 
@@ -76,7 +85,9 @@ def _understand(raw: bytes, ctx: Context) -> Understanding:
         refusal = mime.calendar_refusal(raw)  # sizes first: the parsers' cost grows with them
         if refusal:
             return unreadable(refusal)
-        return _calendar(_Draft(), [(mime.bare_calendar(raw) or "", "")], ctx, None, ("", "", ""))
+        draft = _Draft()
+        found = _calendar(draft, [(mime.bare_calendar(raw) or "", "")], ctx, None, ("", "", ""))
+        return found or draft.done("ignored", "calendar data without any event")
     screened = mime.screen(raw)
     if screened.refusal:
         return unreadable(screened.refusal)
@@ -124,24 +135,41 @@ def _by_content(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft)
     parts, unread = mime.find_calendars(message)
     draft.say(*unread)
     if parts:
-        forward = _forward(message, body, ctx)
-        if forward is not None or any(p.forwarded for p in parts) or forward_subject(facts.subject):
-            draft.fields.update(
-                forwarded=True,
-                forwarded_from=forward.sender if forward else None,
-                original_message_id=forward.message_id if forward else "",
-            )
-        draft.say(*(p.charset_note for p in parts))
-        ref = facts.sent_at or ctx.received_at
-        own = forward.preface if forward is not None else own_text(body)
-        texts = [(p.text, p.mime_method) for p in parts]
-        return _calendar(draft, texts, ctx, ref, (facts.subject, own, body))
+        return _calendar_mail(message, facts, ctx, draft, body, parts)
     why_auto = auto_reply(message, facts.subject)
     if why_auto:
         return draft.done("ignored", f"an automatic reply ({why_auto})")
     if draft.fields.get("replied_to"):
         return _reply(message, facts, ctx, draft, body)
     return _request(message, facts, ctx, draft, body)
+
+
+def _calendar_mail(
+    message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, body: str, parts: list[mime.CalendarPart]
+) -> Understanding:
+    forward = _forward(message, body, ctx)
+    if forward is not None or any(p.forwarded for p in parts) or forward_subject(facts.subject):
+        draft.fields.update(
+            forwarded=True,
+            forwarded_from=forward.sender if forward else None,
+            original_message_id=forward.message_id if forward else "",
+        )
+    draft.say(*(p.charset_note for p in parts))
+    own = forward.preface if forward is not None else own_text(body)
+    tags = owner_tags(own) if draft.fields.get("from_owner") else OwnerTags()
+    if tags.ignore:
+        return draft.done("ignored", *tags.reasons)
+    ref = facts.sent_at or ctx.received_at
+    texts = [(p.text, p.mime_method) for p in parts]
+    found = _calendar(draft, texts, ctx, ref, (facts.subject, own, body), tags)
+    if found is None and draft.fields.get("from_owner"):
+        draft.say("the calendar holds no event: read as the owner's forwarded request")
+        return _request(message, facts, ctx, draft, body)
+    if found is None:
+        return draft.done("ignored", "calendar data without any event")
+    if tags.note:
+        return _as_contact_note(found, tags, forward)
+    return found
 
 
 # -- calendar ----------------------------------------------------------------
@@ -153,8 +181,9 @@ def _calendar(
     ctx: Context,
     ref: datetime | None,
     mail: tuple[str, str, str],
-) -> Understanding:
-    """An invite, update, cancel, reply or counter.
+    tags: OwnerTags | None = None,
+) -> Understanding | None:
+    """An invite, update, cancel, reply or counter; None when the calendar holds no event.
 
     ``mail`` is (subject, what the sender wrote themselves, the whole body text).
     """
@@ -165,9 +194,10 @@ def _calendar(
     chosen = choose(reading, ref)
     draft.say(*reading.reasons)
     if chosen is None:
-        return draft.done("ignored", "calendar data without any event")
+        return None
     kind, why = kind_of(reading.method, chosen.event, subject)
     draft.say(why, *chosen.reasons, *chosen.event.reasons)
+    _doubts(draft, reading, chosen)
     _event_fields(draft, chosen, reading.method)
     _times(draft, chosen)
     _series(draft, chosen, texts, reading, ref)
@@ -179,9 +209,44 @@ def _calendar(
         draft.fields["proposed_times"] = (chosen.start,)
     _calendar_counterpart(draft, chosen, ctx)
     if draft.fields.get("from_owner"):
-        _role(draft, own, subject)
+        _tagged_role(draft, tags if tags is not None else owner_tags(own))
     draft.fields["confidence"] = 1.0
     return draft.done(kind)
+
+
+def _doubts(draft: _Draft, reading: CalendarReading, chosen: Chosen) -> None:
+    """Broken properties that decide identity, time, recurrence or status: never guessed, so the
+    meeting waits for the owner's confirm."""
+    doubts = tuple(getattr(reading, "doubts", ())) + tuple(getattr(chosen.event, "doubts", ()))
+    if doubts:
+        draft.fields["doubts"] = doubts
+        draft.say(*doubts, "a property that decides the meeting is broken: it waits for `mailflow confirm`")
+
+
+def _tagged_role(draft: _Draft, tags: OwnerTags) -> None:
+    draft.fields["role_hint"] = tags.role
+    draft.say(*(r for r in tags.reasons if "#adviser" in r or "#seeker" in r))
+
+
+def _as_contact_note(found: Understanding, tags: OwnerTags, forward: Forward | None) -> Understanding:
+    """The owner's ``#note``: the forward is kept as a note on its contact; no meeting opens or changes."""
+    counterpart = found.counterpart
+    if forward is not None and forward.sender is not None:
+        counterpart = forward.sender
+    written = [tags.text] if tags.text else []
+    if forward is not None and forward.body:
+        who = forward.sender.address if forward.sender else "someone"
+        written.append(f"Forwarded from {who}: {forward.subject}\n{forward.body[:MAX_NOTE_QUOTE]}".strip())
+    elif found.summary:
+        written.append(f"Invitation: {found.summary}")
+    why = "the owner tagged it #note: kept as a note on the contact; no meeting is opened or changed"
+    return replace(
+        found,
+        kind="contact_note",
+        counterpart=counterpart,
+        notes="\n\n".join(written),
+        reasons=(*found.reasons, why) if why not in found.reasons else found.reasons,
+    )
 
 
 def _event_fields(draft: _Draft, chosen: Chosen, method: str) -> None:
@@ -268,12 +333,6 @@ def _sent_by_organizer(method: str) -> bool:
     return method not in {"REPLY", "COUNTER", "REFRESH"}
 
 
-def _role(draft: _Draft, *texts: str) -> None:
-    role, why = role_hint(*texts)
-    draft.fields["role_hint"] = role
-    draft.say(why)
-
-
 # -- bounces -----------------------------------------------------------------
 
 
@@ -303,7 +362,7 @@ def _reply(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, body
                 "ignored", "claims to come from the owner but is not authenticated as the owner's"
             )
         draft.fields["notes"] = written
-        _role(draft, written, facts.subject)
+        _tagged_role(draft, owner_tags(written))  # never the subject: it repeats ours, and a stranger's words
         return draft.done("owner_notes", f"the owner's answer to {draft.fields['replied_to']}")
     kept, skipped = mime.attachments(message, ctx.max_attachment_bytes)
     wish = do_not_contact(body)
@@ -326,14 +385,21 @@ def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, bo
         draft.fields.update(
             forwarded=True, forwarded_from=forward.sender, original_message_id=forward.message_id
         )
-        text, subject = forward.body, forward.subject or strip_subject_prefixes(facts.subject)
+        text, subject, own = (
+            forward.body,
+            forward.subject or strip_subject_prefixes(facts.subject),
+            forward.preface,
+        )
         written_at = _forward_date(forward.date_text, ctx) or written_at
-        if draft.fields.get("from_owner"):
-            _role(draft, forward.preface, facts.subject)
     else:
         text, subject = own_text(body), facts.subject
-        if draft.fields.get("from_owner"):
-            _role(draft, text, subject)
+        own = text
+    owner = bool(draft.fields.get("from_owner"))
+    tags = owner_tags(own) if owner else OwnerTags()
+    if tags.ignore:
+        return draft.done("ignored", *tags.reasons)
+    if owner:
+        _tagged_role(draft, tags)
     proposals = _proposals(draft, text, written_at, ctx)
     bulk = bool(hdr.header(message, "List-Unsubscribe") or hdr.header(message, "List-Id")) or hdr.header(
         message, "Precedence"
@@ -341,11 +407,24 @@ def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, bo
     result = score(f"{subject}\n{text}", bulk=bulk, proposed=len(proposals))
     draft.fields.update(confidence=result.confidence, summary=strip_subject_prefixes(subject))
     draft.say(*result.reasons)
-    if result.confidence < ctx.request_threshold:
+    owner_forward = owner and forward is not None
+    if owner_forward and tags.note:
+        draft.fields["counterpart"] = _forwarded_person(forward, ctx)
+        return _as_contact_note(draft.done("contact_note"), tags, forward)
+    if result.confidence < ctx.request_threshold and not owner_forward:
         return draft.done("ignored", f"not a meeting request (confidence {result.confidence:.2f})")
     draft.fields["proposed_times"] = tuple(proposals)
     draft.fields["meeting_url"] = find_meeting_url(text)
-    _request_counterpart(draft, forward, facts, ctx)
+    if owner_forward:
+        kept, skipped = mime.attachments(message, ctx.max_attachment_bytes)  # a résumé forwarded with it
+        draft.fields["attachments"] = tuple(kept)
+        draft.say(*skipped)
+    _request_counterpart(draft, forward, facts, ctx, on_behalf=bool(getattr(result, "on_behalf", False)))
+    if result.confidence < ctx.request_threshold:
+        return draft.done(
+            "request",
+            f"the owner forwarded it: a meeting request whatever its confidence ({result.confidence:.2f})",
+        )
     return draft.done("request", f"a meeting request (confidence {result.confidence:.2f})")
 
 
@@ -363,6 +442,7 @@ def _forward(message: Message, body: str, ctx: Context) -> Forward | None:
             body=mime.body_text(inner),
             style="rfc822",
             message_id=facts.message_id,
+            recipients=facts.recipients,
         )
     return None
 
@@ -384,8 +464,29 @@ def _proposals(draft: _Draft, text: str, written_at: datetime | None, ctx: Conte
     return found
 
 
-def _request_counterpart(draft: _Draft, forward: Forward | None, facts: hdr.Facts, ctx: Context) -> None:
-    candidates = [forward.sender if forward else None, facts.sender]
+def _request_counterpart(
+    draft: _Draft, forward: Forward | None, facts: hdr.Facts, ctx: Context, *, on_behalf: bool = False
+) -> None:
+    """Who the request is with: the writer of the forwarded message (its own header block only, never an
+    address in a body), the recipient when that writer is the owner, else the sender."""
+    if on_behalf:
+        draft.say("asks on someone else's behalf: choose whom the meeting is with")
+        return
+    if forward is not None and forward.sender is not None and ctx.is_owner(forward.sender.address):
+        person = _forwarded_person(forward, ctx)
+        draft.fields["counterpart"] = person
+        if draft.fields.get("role_hint") is None:
+            draft.fields["role_hint"] = "seeker"
+            draft.say(
+                "the forwarded mail is the owner's own request: the owner asks for the meeting (seeker)"
+            )
+        draft.say(
+            "counterpart: the recipient of the owner's forwarded mail"
+            if person
+            else "no counterpart: the owner's forwarded mail names nobody else"
+        )
+        return
+    candidates = [forward.sender if forward else None] if forward is not None else [facts.sender]
     for person in candidates:
         if person is not None and person.address not in ctx.not_counterparts:
             draft.fields["counterpart"] = person
@@ -394,3 +495,12 @@ def _request_counterpart(draft: _Draft, forward: Forward | None, facts: hdr.Fact
             )
             return
     draft.say("no counterpart: the request names nobody but the owner")
+
+
+def _forwarded_person(forward: Forward | None, ctx: Context) -> Person | None:
+    """The person a forward is about: its writer, or, when the owner wrote it, its first other recipient."""
+    if forward is None or forward.sender is None:
+        return None
+    if not ctx.is_owner(forward.sender.address):
+        return forward.sender if forward.sender.address not in ctx.not_counterparts else None
+    return next((p for p in forward.recipients if p.address not in ctx.not_counterparts), None)

@@ -6,7 +6,14 @@ From/Sent/To/Subject.  Apple Mail: ``Begin forwarded message:``.
 Thunderbird: ``-------- Forwarded Message --------`` then Subject/Date/From/To.
 Yahoo: ``----- Forwarded Message -----``.  Each with its translations.  The
 parser finds the first such block and returns who wrote the forwarded
-message, when, about what, and its text.
+message, to whom, when, about what, and its text.
+
+Only the earliest boundary counts: the forwarded text is a stranger's, and a
+"Forwarded message" block written inside it must never name the counterpart.
+A marker with words ("Forwarded message", "Begin forwarded message:") is a
+boundary even when the header block after it cannot be read (then the
+forward names nobody); a line of underscores or a bare From/Date block is one
+only when its header block reads.
 """
 
 from __future__ import annotations
@@ -111,6 +118,7 @@ class Forward:
     body: str
     style: str  # "marker", "apple", "outlook" or "headers"
     message_id: str = ""  # the forwarded message's own Message-ID, when it came whole (message/rfc822)
+    recipients: tuple[Person, ...] = ()  # its To line: the counterpart when the owner wrote it
 
 
 def person_in(value: str) -> Person | None:
@@ -158,17 +166,22 @@ def _read_block(lines: list[str], start: int = 0) -> tuple[dict[str, str], int] 
 
 
 def find_forward(text: str) -> Forward | None:
-    """The first inline forwarded message in ``text``, or None."""
+    """The inline forwarded message at the earliest forward boundary of ``text``, or None."""
     candidates: list[tuple[int, int, str]] = []
     for pattern, style in ((_DASH_MARKER, "marker"), (_APPLE_MARKER, "apple"), (_RULE_MARKER, "outlook")):
         match = pattern.search(text)
         if match:
             candidates.append((match.start(), match.end(), style))
+    block = _headers_block(text)
     for start, end, style in sorted(candidates):
+        if block is not None and block[0] < start:
+            break  # a bare From/Date block comes first
         forward = _forward_at(text, start, end, style)
         if forward is not None:
             return forward
-    return headers_block(text)
+        if style != "outlook":  # a worded marker is the boundary even when its headers cannot be read
+            return Forward(text[:start].strip(), None, "", "", _body(text[end:].splitlines()), style)
+    return block[1] if block is not None else None
 
 
 def _forward_at(text: str, start: int, end: int, style: str) -> Forward | None:
@@ -177,36 +190,73 @@ def _forward_at(text: str, start: int, end: int, style: str) -> Forward | None:
     if block is None:
         return None
     headers, body_at = block
-    body = "\n".join(_unquote(line) for line in lines[body_at:]).strip()
     return Forward(
         preface=text[:start].strip(),
         sender=person_in(headers["from"]),
         subject=headers.get("subject", ""),
         date_text=headers.get("date", ""),
-        body=body,
+        body=_body(lines[body_at:]),
         style=style,
+        recipients=people_in(headers.get("to", "")),
     )
 
 
 def headers_block(text: str) -> Forward | None:
     """An Outlook-style block with no marker: a From line followed by a Sent/Date line."""
-    lines = text.splitlines()
+    found = _headers_block(text)
+    return found[1] if found is not None else None
+
+
+def _headers_block(text: str) -> tuple[int, Forward] | None:
+    """The first marker-less header block, and the offset in ``text`` where it starts."""
+    lines = text.splitlines(keepends=True)
+    offset = 0
     for index, line in enumerate(lines[:2000]):
         found = _header(line)
-        if not found or found[0] != "from":
-            continue
-        block = _read_block(lines, index)  # an index, not lines[index:]: a copy per From line is quadratic
-        if block and "date" in block[0] and ("subject" in block[0] or "to" in block[0]):
-            headers, body_at = block
-            return Forward(
-                preface="\n".join(lines[:index]).strip(),
-                sender=person_in(headers["from"]),
-                subject=headers.get("subject", ""),
-                date_text=headers.get("date", ""),
-                body="\n".join(_unquote(x) for x in lines[index + body_at :]).strip(),
-                style="headers",
-            )
+        if found and found[0] == "from":
+            block = _read_block(
+                lines, index
+            )  # an index, not lines[index:]: a copy per From line is quadratic
+            if block and "date" in block[0] and ("subject" in block[0] or "to" in block[0]):
+                headers, body_at = block
+                return offset, Forward(
+                    preface="".join(lines[:index]).strip(),
+                    sender=person_in(headers["from"]),
+                    subject=headers.get("subject", ""),
+                    date_text=headers.get("date", ""),
+                    body=_body(lines[index + body_at :]),
+                    style="headers",
+                    recipients=people_in(headers.get("to", "")),
+                )
+        offset += len(line)
     return None
+
+
+def _body(lines: list[str]) -> str:
+    return "\n".join(_unquote(line.rstrip("\r\n")) for line in lines).strip()
+
+
+# an address, bounded on each side so that a long run of letters is tried in linear time
+_ADDRESS_IN_LINE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}")
+MAX_RECIPIENTS = 20
+
+
+def people_in(value: str) -> tuple[Person, ...]:
+    """Everyone a forwarded To line names ("Doe, John <j@x>; Ann <a@y>"), in order, without repeats."""
+    text = value[:MAX_LINE]
+    people: list[Person] = []
+    start = 0
+    for match in _ADDRESS_IN_LINE.finditer(text):
+        end = match.end()
+        while end < len(text) and text[end] in ">]":
+            end += 1
+        person = person_in(text[start:end].lstrip(" ,;"))
+        start = end
+        if person is not None and all(p.address != person.address for p in people):
+            people.append(person)
+        if len(people) >= MAX_RECIPIENTS:
+            break
+    return tuple(people)
 
 
 def _unquote(line: str) -> str:

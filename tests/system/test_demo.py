@@ -49,7 +49,8 @@ def test_the_playbook_fires_in_order(demo_run: dict[str, object]) -> None:
 def test_each_step_is_a_file_in_the_outbox(demo_run: dict[str, object]) -> None:
     outbox = Path(str(demo_run["outbox"]))
     files = sorted(outbox.glob("*.eml"))
-    assert len(files) == len(_events(demo_run, "step"))
+    assert len(files) == len(_events(demo_run, "step")) + len(_events(demo_run, "to_owner"))
+    assert _events(demo_run, "to_owner") == ["acknowledge to ana@example.org"]  # Dana's forwarded request
     ids = set()
     for path in files:
         message = message_from_bytes(path.read_bytes(), policy=default)

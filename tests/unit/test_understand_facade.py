@@ -20,7 +20,7 @@ SCHEMA = {
     "meeting_url", "proposed_times", "confidence", "reasons", "error", "message_id", "in_reply_to",
     "references", "sender", "subject", "sent_at", "from_owner", "trusted", "forwarded", "forwarded_from",
     "role_hint", "notes", "do_not_contact", "replied_to", "attachments", "other_events", "status",
-    "original_message_id",
+    "original_message_id", "doubts",
 }  # fmt: skip
 FIXTURES = sorted(p.name for p in MAIL.glob("*.eml"))
 
@@ -74,7 +74,7 @@ def test_json_of_an_empty_understanding() -> None:
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     result = understand(raw, CONTEXT)
     assert result.kind in {"unreadable", "ignored", "request", "invite", "update", "cancel", "reply", "counter",
-                           "contact_reply", "owner_notes"}  # fmt: skip
+                           "contact_reply", "owner_notes", "contact_note"}  # fmt: skip
 
 
 SEEDS = [fixture(n) for n in ("google_invite.eml", "outlook_desktop_invite.eml", "thunderbird_owner_invite.eml",
