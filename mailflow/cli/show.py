@@ -64,6 +64,7 @@ def meeting_detail(tx: StoreTx, meeting: MeetingRow) -> dict[str, Any]:
     return {
         **meeting_json(tx, meeting),
         "timeline": timeline(tx, meeting),
+        "doubts": list(tx.doubts_of(meeting.id)),
         "steps": [step_json(s) for s in tx.list_steps(meeting.id)],
         "notes": [
             {"at": iso(n.created_at), "source": n.source, "text": n.text} for n in tx.list_notes(meeting.id)
@@ -114,6 +115,8 @@ def _print_meeting(tx: StoreTx, meeting: MeetingRow) -> None:
         out.print(
             f"  [yellow]waits for you[/yellow]: `mailflow confirm {meeting.id}` lets mail go to the contact"
         )
+    for doubt in tx.doubts_of(meeting.id):
+        out.print(f"  [yellow]not read for sure[/yellow]: {escape(one_line(doubt, 200))}", soft_wrap=True)
     if meeting.needs_counterpart:
         out.print(f"  [yellow]who is it with?[/yellow] `mailflow meeting counterpart {meeting.id} ADDRESS`")
     if meeting.paused:

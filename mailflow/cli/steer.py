@@ -106,6 +106,7 @@ def confirm(meeting: str = typer.Argument(..., metavar="MEETING"), json_: bool =
         row = meeting_by_ref(tx, meeting)
         tx.set_confirmed(row.id, True)
         tx.schedule_meeting(row.id)  # a stranger's invite was pending; a plain request stays requested
+        tx.clear_doubts(row.id)  # the owner read the invite and vouches for it as it was read
     _done(json_, f"meeting {row.id} confirmed: its steps to the contact will be planned", meeting_id=row.id)
 
 

@@ -268,6 +268,8 @@ class Recorder:
         elif applied and existing is not None:  # no longer a series, or one too large to keep: not followed
             self.tx.forget_series(meeting.id)
         self.new_meetings.add(key)
+        if u.doubts and applied:  # shown by `show` until the owner confirms
+            self.tx.set_doubts(meeting.id, u.doubts, message_id=u.message_id)
         meeting = self._trust(meeting, data, u)
         return _Links(meeting=meeting, contact=contact)
 

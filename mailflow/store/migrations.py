@@ -78,6 +78,7 @@ def _v3_intake_attempts(connection: Connection) -> None:
 def _v4_contact_notes_owner_mail(connection: Connection) -> None:
     schema.contact_notes.create(connection)
     schema.owner_mail.create(connection)
+    schema.meeting_doubts.create(connection)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -88,7 +89,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "intake_attempts: messages being understood, counted across crashes", _v3_intake_attempts),
     Migration(
         4,
-        "contact_notes and owner_mail: notes about a person, mail to the owner",
+        "contact_notes, owner_mail, meeting_doubts: notes about a person, mail to the owner, why a meeting waits",
         _v4_contact_notes_owner_mail,
     ),
 )

@@ -19,13 +19,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.sql import Select
 
 from mailflow import clock
 from mailflow.store.queries import StepQueries, one
 from mailflow.store.rows import ContactNoteRow, OwnerMailRow
-from mailflow.store.schema import contact_notes, owner_mail
+from mailflow.store.schema import contact_notes, meeting_doubts, owner_mail
 
 
 class OwnerRecordQueries(StepQueries):
@@ -50,6 +50,27 @@ class OwnerRecordQueries(StepQueries):
         c = contact_notes.c
         query = select(contact_notes).where(c.contact_id == contact_id).order_by(c.created_at, c.id)
         return [ContactNoteRow(**r._mapping) for r in self.connection.execute(query)]
+
+    # -- why a meeting waits for the owner's confirm -----------------------
+    def set_doubts(self, meeting_id: int, reasons: Iterable[str], *, message_id: str = "") -> None:
+        """Keep why the meeting cannot be trusted as read (replacing earlier reasons)."""
+        text = "\n".join(r.replace("\n", " ").strip() for r in reasons if r.strip())
+        self.connection.execute(delete(meeting_doubts).where(meeting_doubts.c.meeting_id == meeting_id))
+        if text:
+            self.connection.execute(
+                meeting_doubts.insert().values(
+                    meeting_id=meeting_id, reasons=text, message_id=message_id, created_at=clock.now()
+                )
+            )
+
+    def doubts_of(self, meeting_id: int) -> tuple[str, ...]:
+        row = self.connection.execute(
+            select(meeting_doubts.c.reasons).where(meeting_doubts.c.meeting_id == meeting_id)
+        ).first()
+        return tuple(row[0].splitlines()) if row is not None else ()
+
+    def clear_doubts(self, meeting_id: int) -> None:
+        self.set_doubts(meeting_id, ())
 
     # -- mail to the owner: queueing and reading ---------------------------
     def queue_owner_mail(

@@ -293,6 +293,16 @@ contact_notes = Table(
     Index(None, "contact_id"),
 )
 
+#: why a meeting waits for the owner's confirm: calendar properties that decide it could not be read
+meeting_doubts = Table(
+    "meeting_doubts",
+    metadata,
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column("reasons", Text, nullable=False),  # one per line
+    Column("message_id", Clipped(1000), nullable=False, default=""),  # the message that raised them
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 OWNER_MAIL_STATES = ("pending", "sending", "sent", "uncertain", "failed", "cancelled")
 
 #: mail to the owner that is not a step of the playbook (an acknowledgement of a forward), under the

@@ -50,6 +50,7 @@ from mailflow.store.schema import (
     attachments,
     contact_notes,
     contacts,
+    meeting_doubts,
     meeting_series,
     meetings,
     messages,
@@ -243,6 +244,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
                 or_(owner_mail.c.contact_id == contact_id, owner_mail.c.meeting_id.in_(meeting_ids))
             )
         )
+        self.connection.execute(delete(meeting_doubts).where(meeting_doubts.c.meeting_id.in_(meeting_ids)))
         self.connection.execute(delete(meetings).where(meetings.c.id.in_(meeting_ids)))
         # other series whose kept calendar names them (an attendee of a group series) are no longer followed
         named = [
