@@ -1,10 +1,13 @@
 """Calendar data in, the one event that matters out.
 
-``read_calendars`` repairs what clients commonly get wrong, parses with
-icalendar 7, turns X-WR-TIMEZONE calendars into standard ones (x-wr-timezone)
-and reads every VEVENT (see ``events``); ``choice.choose`` then picks the one
-that matters.  ``kind_of`` maps METHOD and STATUS to the kind of message and
-``is_newer`` orders versions of one event.  Nothing here raises on bad data.
+``read_calendars`` repairs what clients commonly get wrong (and drops what
+icalendar cannot read, see ``lenient``), parses with icalendar 7, turns
+X-WR-TIMEZONE calendars into standard ones (x-wr-timezone) and reads every
+VEVENT (see ``events``); ``choice.choose`` then picks the one that matters.
+A METHOD that cannot be read or is no iTIP method is a doubt
+(``CalendarReading.doubts``), never guessed.  ``kind_of`` maps METHOD and
+STATUS to the kind of message and ``is_newer`` orders versions of one event.
+Nothing here raises on bad data.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import icalendar
 import x_wr_timezone
 
 from mailflow.model import Kind
+from mailflow.text import one_line
 from mailflow.understand.events import EventReading, read_event
+from mailflow.understand.lenient import (
+    decoded_leftover_qp,
+    joined_soft_breaks,
+    lenient_lines,
+    name_of,
+    unread,
+)
 from mailflow.understand.vtimezones import DATE_PROPS, MAX_TIMEZONES, made_safe
 from mailflow.understand.zones import ZoneResolver, clean_tzid, iana_for, to_utc, zone
 
@@ -32,6 +43,8 @@ _DASHED = re.compile(
 )
 _EMPTY_DATE = re.compile(rf"^(?:{_DATE_PROPS})(?:;[^:\n]*)?:\s*$\n?", re.MULTILINE | re.IGNORECASE)
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(?:;[^\n]*)?:", re.MULTILINE)
+#: the methods of iTIP (RFC 5546); any other is not guessed at
+METHODS = frozenset({"PUBLISH", "REQUEST", "REPLY", "ADD", "CANCEL", "REFRESH", "COUNTER", "DECLINECOUNTER"})
 _UPDATE_SUBJECTS = re.compile(
     r"^\s*(?:updated|update|aktualisiert|mise à jour|actualizad|aggiornat|bijgewerkt|uppdaterad)",
     re.IGNORECASE,
@@ -45,12 +58,14 @@ class CalendarReading:
     method: str = ""
     events: list[EventReading] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    #: why the calendar itself cannot be taken as read (a METHOD that is no method): each is also a reason
+    doubts: list[str] = field(default_factory=list)
 
 
 def repair(text: str) -> tuple[str, list[str]]:
     """Calendar text with common client mistakes fixed, and what was fixed."""
-    reasons: list[str] = []
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text, reasons = decoded_leftover_qp(text)
     text = re.sub(r"\n[ \t]", "", text)  # unfold here so the fixes below see whole lines
     begin = text.upper().find("BEGIN:VCALENDAR")
     end = text.upper().rfind("END:VCALENDAR")
@@ -66,11 +81,13 @@ def repair(text: str) -> tuple[str, list[str]]:
         text,
         flags=re.MULTILINE,
     )
-    lines = [line for line in text.split("\n") if line.strip()]
+    lines = joined_soft_breaks([line for line in text.split("\n") if line.strip()])
     junk = [line for line in lines if not _CONTENT_LINE.match(line)]
     if junk:
         reasons.append(f"{len(junk)} line(s) that are not iCalendar content ignored")
         lines = [line for line in lines if _CONTENT_LINE.match(line)]
+    lines, lenient_reasons = lenient_lines(lines)
+    reasons.extend(lenient_reasons)
     lines, zone_reasons = made_safe(lines)
     reasons.extend(zone_reasons)
     return "\r\n".join(lines) + "\r\n", reasons
@@ -187,13 +204,20 @@ def _read_one(
     reading: CalendarReading,
     seen: set[tuple[Any, ...]],
 ) -> None:
-    method = str(calendar.get("METHOD", "")).strip().upper()
+    method, doubts = _method(calendar)
     if method and mime_method and method != mime_method:
         _add_reasons(
             reading.reasons, [f"MIME says method={mime_method}, the calendar says {method}; used {method}"]
         )
+    used = method or mime_method
+    if used and used not in METHODS:
+        doubts.append(
+            f"METHOD {one_line(used, 40)!r} is not an iTIP method; the kind of message is not guessed"
+        )
+    _add_reasons(reading.doubts, doubts)
+    _add_reasons(reading.reasons, doubts)
     if not reading.method:
-        reading.method = method or mime_method
+        reading.method = used
     calendar = _standardised(calendar, reading.reasons)
     resolver = _resolver(calendar, owner_zone, reading.reasons)
     for component in calendar.walk("VEVENT"):
@@ -213,6 +237,17 @@ def _read_one(
             seen.add(key)
             reading.events.append(event)
     _add_reasons(reading.reasons, resolver.reasons)
+
+
+def _method(calendar: Any) -> tuple[str, list[str]]:
+    """The calendar's METHOD (upper case), and the doubts about it."""
+    value = calendar.get("METHOD")
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    methods = [str(v).strip().upper() for v in values]
+    doubts = [f"{name_of(raw)} cannot be read ({one_line(raw, 60)!r})" for raw in unread(calendar)]
+    if len(set(methods)) > 1:
+        doubts.append(f"METHOD appears {len(methods)} times with different values; not guessed")
+    return (methods[0] if methods else ""), doubts
 
 
 def _key(value: datetime | date | None) -> str:

@@ -1,9 +1,15 @@
-"""Reading one VEVENT defensively: a broken property is a reason, not a failure."""
+"""Reading one VEVENT defensively: a broken property is a reason, not a failure.
+
+A broken property that decides identity, time, recurrence or status (see
+``lenient.DECISIVE``) is also a doubt (``EventReading.doubts``): its value is
+left unread (None, or 0 for SEQUENCE), never guessed, and the meeting waits.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,11 +17,16 @@ from typing import Any
 from mailflow.model import Attendee, Person
 from mailflow.text import one_line
 from mailflow.understand.headers import EARLIEST_YEAR, LATEST_YEAR, in_range
+from mailflow.understand.lenient import DECISIVE, broken_values, dropped_broken, name_of, qp_text, unread
 from mailflow.understand.links import LINK_PROPERTIES
 from mailflow.understand.people import attendees_of, person_of
 from mailflow.understand.zones import ZoneResolver
 
 BIGINT_MAX = 2**63 - 1
+#: the values STATUS may take in a VEVENT (RFC 5545); any other is not guessed at
+STATUSES = frozenset({"TENTATIVE", "CONFIRMED", "CANCELLED"})
+#: what may appear only once; two different values of one of these leave the event in doubt
+_ONCE = DECISIVE - {"EXDATE", "RDATE", "RRULE"}
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?(Z)?)?$")
 # what Exchange and others put before the SUMMARY of a cancellation, an update or an answer
 _STATUS_PREFIX = re.compile(
@@ -51,6 +62,9 @@ class EventReading:
     recurs: bool = False
     link_properties: tuple[tuple[str, str], ...] = ()
     reasons: list[str] = field(default_factory=list)
+    #: why a fact that decides identity, time, recurrence or status was not read (and not guessed):
+    #: one per broken property; each is also a reason
+    doubts: list[str] = field(default_factory=list)
 
     def label(self) -> str:
         """How this event is named among others: ``UID (summary)``."""
@@ -96,7 +110,11 @@ def text_of(component: Any, name: str, reasons: list[str], limit: int) -> str:
     value = _first(component, name, reasons)
     if value is None:
         return ""
-    text = str(value).replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\N", "\n")
+    text = str(value)
+    if _param(value, "ENCODING").upper() == "QUOTED-PRINTABLE":
+        text = qp_text(text, _param(value, "CHARSET"))
+        reasons.append(f"{name} was written as quoted-printable; decoded")
+    text = text.replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\N", "\n")
     return text.strip()[:limit]
 
 
@@ -209,13 +227,18 @@ def _stamp(component: Any, resolver: ZoneResolver, reasons: list[str]) -> dateti
 
 
 def read_event(component: Any, order: int, resolver: ZoneResolver) -> EventReading:
-    """Every fact of one VEVENT that could be read; the rest become reasons."""
-    reasons: list[str] = []
-    event = EventReading(order=order, component=component, reasons=reasons)
+    """Every fact of one VEVENT that could be read; the rest become reasons, or doubts when they decide."""
+    reasons: list[str] = dropped_broken(component, "event")
+    doubts: list[str] = []
+    event = EventReading(order=order, component=component, reasons=reasons, doubts=doubts)
     event.uid = text_of(component, "UID", reasons, 1000)
-    event.sequence = sequence_of(component, reasons)
+    event.sequence = _decisive(
+        event, "SEQUENCE", lambda: sequence_of(component, reasons), lambda _v, said: bool(said)
+    )
     event.dtstamp = _stamp(component, resolver, reasons)
-    event.recurrence_id, _, _ = when(component, "RECURRENCE-ID", resolver, reasons)
+    event.recurrence_id = _decisive(
+        event, "RECURRENCE-ID", lambda: when(component, "RECURRENCE-ID", resolver, reasons)[0], _none
+    )
     event.status = text_of(component, "STATUS", reasons, 40).upper()
     event.summary = one_line(text_of(component, "SUMMARY", reasons, 1000), 500)
     event.description = text_of(component, "DESCRIPTION", reasons, 20000)
@@ -223,15 +246,61 @@ def read_event(component: Any, order: int, resolver: ZoneResolver) -> EventReadi
     event.location = one_line(text_of(component, "LOCATION", reasons, 2000), 1000)
     event.organizer = _safely(lambda: person_of(component.get("ORGANIZER")), None, "ORGANIZER", reasons)
     event.attendees = _safely(lambda: attendees_of(component.get("ATTENDEE")), (), "ATTENDEE", reasons)
-    event.start, event.timezone, event.start_tzid = when(component, "DTSTART", resolver, reasons)
-    event.end = _end(component, event.start, resolver, reasons)
+    event.start, event.timezone, event.start_tzid = _decisive(
+        event, "DTSTART", lambda: when(component, "DTSTART", resolver, reasons), lambda v, _said: v[0] is None
+    )
+    event.end = _end(event, resolver)
     event.recurs = "RRULE" in component or "RDATE" in component
     event.link_properties = tuple(
         (name, text_of(component, name, reasons, 4000)) for name in LINK_PROPERTIES if name in component
     )
-    if event.start is None and "DTSTART" not in component:
+    _doubt_the_rest(event)
+    unread_start = any(name_of(raw) == "DTSTART" for raw in unread(component))
+    if event.start is None and "DTSTART" not in component and not unread_start:
         reasons.append("the event has no DTSTART")
     return event
+
+
+def _doubt(event: EventReading, reason: str) -> None:
+    if reason not in event.doubts:
+        event.doubts.append(reason)
+    if reason not in event.reasons:
+        event.reasons.append(reason)
+
+
+def _decisive(
+    event: EventReading, name: str, read: Callable[[], Any], unread_if: Callable[[Any, list[str]], bool]
+) -> Any:
+    """``read()``; when ``name`` is there but ``unread_if(value, what reading said)``, what it said is a doubt."""
+    mark = len(event.reasons)
+    value = read()
+    said = [r for r in event.reasons[mark:] if not r.startswith(f"{name} appears")]  # see _doubt_the_rest
+    if name in event.component and unread_if(value, said):
+        for reason in said or [f"{name} cannot be read"]:
+            _doubt(event, reason)
+    return value
+
+
+def _none(value: Any, _said: list[str]) -> bool:
+    return value is None
+
+
+def _doubt_the_rest(event: EventReading) -> None:
+    """Doubts the readers above do not raise: lines not read at all, a broken UID, rule or STATUS, duplicates."""
+    component = event.component
+    for raw in unread(component):
+        _doubt(event, f"{name_of(raw)} cannot be read ({one_line(raw, 60)!r})")
+    if "UID" in component and not event.uid:
+        _doubt(event, "UID is empty; the meeting it belongs to is not guessed")
+    for name in ("RRULE", "EXDATE", "RDATE"):
+        for raw in broken_values(component, name)[:1]:
+            _doubt(event, f"{name} cannot be read ({one_line(raw, 60)!r}); the series is not guessed")
+    if "STATUS" in component and event.status not in STATUSES:
+        _doubt(event, f"STATUS {one_line(event.status, 40)!r} is not TENTATIVE, CONFIRMED or CANCELLED")
+    for name in sorted(_ONCE):
+        value = component.get(name)
+        if isinstance(value, list) and len({_raw(v) for v in value}) > 1:
+            _doubt(event, f"{name} appears {len(value)} times with different values; not guessed")
 
 
 def _safely(read: Any, default: Any, name: str, reasons: list[str]) -> Any:
@@ -242,11 +311,12 @@ def _safely(read: Any, default: Any, name: str, reasons: list[str]) -> Any:
         return default
 
 
-def _end(
-    component: Any, start: datetime | date | None, resolver: ZoneResolver, reasons: list[str]
-) -> datetime | date | None:
-    end, _, _ = when(component, "DTEND", resolver, reasons)
-    duration = _duration(component, reasons)
+def _end(event: EventReading, resolver: ZoneResolver) -> datetime | date | None:
+    component, start, reasons = event.component, event.start, event.reasons
+    end: datetime | date | None = _decisive(
+        event, "DTEND", lambda: when(component, "DTEND", resolver, reasons)[0], _none
+    )
+    duration = _decisive(event, "DURATION", lambda: _duration(component, reasons), _none)
     if end is not None and duration is not None:
         reasons.append("both DTEND and DURATION given; used DTEND")
     if end is None and duration is not None and start is not None:

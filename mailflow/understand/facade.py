@@ -407,7 +407,9 @@ def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, bo
     result = score(f"{subject}\n{text}", bulk=bulk, proposed=len(proposals))
     draft.fields.update(confidence=result.confidence, summary=strip_subject_prefixes(subject))
     draft.say(*result.reasons)
-    owner_forward = owner and forward is not None
+    # a "Fwd:" whose forwarded block no client pattern reads is still the owner's forward: a request
+    # with nobody named yet (the owner chooses), never a body address guessed
+    owner_forward = owner and (forward is not None or forward_subject(facts.subject))
     if owner_forward and tags.note:
         draft.fields["counterpart"] = _forwarded_person(forward, ctx)
         return _as_contact_note(draft.done("contact_note"), tags, forward)

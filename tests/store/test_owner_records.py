@@ -290,3 +290,28 @@ def test_forget_contact_removes_their_notes_and_owner_mail(store: Store) -> None
         assert tx.list_owner_mail(ana_meeting) == []
         texts = list(tx.connection.scalars(select(contact_notes.c.text)))
     assert texts == ["about Bob"]
+
+
+# -- why a meeting waits for the owner's confirm -----------------------------------
+def test_doubts_are_kept_replaced_cleared_and_forgotten_with_the_contact(store: Store) -> None:
+    with store.transaction() as tx:
+        dan = tx.upsert_contact("dan@example.org")
+        meeting_id = _meeting(tx, contact_id=dan.id)
+        other_id = _meeting(tx, uid="other@x")
+        tx.set_doubts(
+            meeting_id, ["DTSTART 20270230T100000 is not a date", "", "SEQUENCE\nx is not a number"]
+        )
+        tx.set_doubts(other_id, ["RRULE cannot be read"])
+    with store.read() as tx:
+        assert tx.doubts_of(meeting_id) == (
+            "DTSTART 20270230T100000 is not a date",
+            "SEQUENCE x is not a number",
+        )
+    with store.transaction() as tx:
+        tx.set_doubts(meeting_id, ["STATUS maybe is not a status"], message_id="<m@x>")
+        assert tx.doubts_of(meeting_id) == ("STATUS maybe is not a status",)
+        tx.clear_doubts(other_id)
+        assert tx.doubts_of(other_id) == ()
+        tx.forget_contact(dan.id)
+    with store.read() as tx:
+        assert tx.doubts_of(meeting_id) == ()

@@ -282,3 +282,67 @@ def _deliver_then_crash(sink: MemorySink) -> Callable[[EmailMessage], None]:
         raise SystemExit("killed before the sent mark")  # ...and mailflow died before writing so
 
     return fail
+
+
+# -- item 7: a calendar that decides nothing for sure waits for confirm ----------------------------------
+
+
+def owners_invite(
+    dtstart: str, *, uid: str = "odd-1@example.org", sequence: int = 0, summary: str = "Coffee"
+) -> bytes:
+    """The owner's own authenticated invite to Dan, its DTSTART written as given."""
+    message = EmailMessage()
+    message["Authentication-Results"] = SIGNED
+    message["From"] = f"{OWNER_NAME} <{OWNER}>"
+    message["To"] = f"{DAN[1]}, {samples.MAILFLOW[1]}"
+    message["Subject"] = f"Invitation: {summary}"
+    message["Date"] = format_datetime(MONDAY)
+    message["Message-ID"] = f"<inv-{uid}-{sequence}@example.org>"
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20300107T080000Z\r\nSEQUENCE:{sequence}\r\nDTSTART:{dtstart}\r\n"
+        f"DURATION:PT45M\r\nSUMMARY:{summary}\r\nORGANIZER:mailto:{OWNER}\r\n"
+        f"ATTENDEE;CN={DAN[0]}:mailto:{DAN[1]}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    message.set_content("Coffee?")
+    message.add_alternative(ics, subtype="calendar", params={"method": "REQUEST"})
+    return message.as_bytes()
+
+
+def test_the_owners_invite_dated_30_february_waits_for_confirm_with_the_reason(world: World) -> None:
+    world.source.add(owners_invite("20300230T100000Z"))
+    world.cycle_at(MONDAY)
+    with world.store.read() as tx:
+        meeting = tx.find_meeting("odd-1@example.org")
+        assert meeting is not None and (meeting.state, meeting.trusted, meeting.start_at) == (
+            "pending",
+            False,
+            None,
+        )
+        assert any("DTSTART" in d for d in tx.doubts_of(meeting.id))
+    shown = run_cli(["--config", str(world.config), "show", str(meeting.id)])
+    assert "not read for sure" in shown.output and "DTSTART" in shown.output
+    confirmed = run_cli(["--config", str(world.config), "confirm", str(meeting.id)])
+    assert confirmed.exit_code == 0, confirmed.output
+    with world.store.read() as tx:
+        assert tx.doubts_of(meeting.id) == ()
+    assert world.to(DAN[1]) == []
+
+
+def test_an_update_that_cannot_be_read_for_sure_changes_nothing(world: World) -> None:
+    world.source.add(owners_invite("20300110T140000Z"))
+    world.cycle_at(MONDAY)
+    with world.store.read() as tx:
+        before = tx.find_meeting("odd-1@example.org")
+    assert before is not None and before.state == "scheduled"
+    world.source.add(owners_invite("20300231T140000Z", sequence=1, summary="Moved?"))
+    world.cycle_at(MONDAY + timedelta(hours=1))
+    with world.store.read() as tx:
+        after = tx.find_meeting("odd-1@example.org")
+    assert after is not None
+    assert (after.state, after.start_at, after.summary, after.sequence) == (
+        "scheduled",
+        before.start_at,
+        "Coffee",
+        0,
+    )

@@ -223,3 +223,10 @@ def test_a_replys_subject_no_longer_sets_the_role() -> None:
         b"Message-ID: <fwd-1@owner.example>\n", b"Message-ID: <r@owner.example>\nIn-Reply-To: <x@y>\n"
     )
     assert read(raw).role_hint is None
+
+
+def test_a_forward_whose_block_no_client_pattern_reads_is_a_request_with_nobody_named() -> None:
+    text = "Dan wrote to me yesterday asking for a chat, write to dan@brooks.example:\n\nsee below"
+    result = read(owner_mail(text, subject="Fwd: hello"))
+    assert result.kind == "request" and result.counterpart is None
+    assert read(owner_mail(text, subject="hello")).kind == "ignored"  # not a forward, and its words do not ask
