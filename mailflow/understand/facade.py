@@ -421,7 +421,7 @@ def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, bo
         kept, skipped = mime.attachments(message, ctx.max_attachment_bytes)  # a résumé forwarded with it
         draft.fields["attachments"] = tuple(kept)
         draft.say(*skipped)
-    _request_counterpart(draft, forward, facts, ctx, on_behalf=bool(getattr(result, "on_behalf", False)))
+    _request_counterpart(draft, forward, facts, ctx, on_behalf=result.on_behalf)
     if result.confidence < ctx.request_threshold:
         return draft.done(
             "request",

@@ -229,4 +229,6 @@ def test_a_forward_whose_block_no_client_pattern_reads_is_a_request_with_nobody_
     text = "Dan wrote to me yesterday asking for a chat, write to dan@brooks.example:\n\nsee below"
     result = read(owner_mail(text, subject="Fwd: hello"))
     assert result.kind == "request" and result.counterpart is None
-    assert read(owner_mail(text, subject="hello")).kind == "ignored"  # not a forward, and its words do not ask
+    assert (
+        read(owner_mail(text, subject="hello")).kind == "ignored"
+    )  # not a forward, and its words do not ask

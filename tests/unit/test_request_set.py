@@ -1,7 +1,9 @@
 """The labelled set of plain meeting requests (issue #26, item 6): tests/fixtures/requests.
 
-112 mails the project wrote itself, in English, French, German and Spanish, listed with their labels in
-``MANIFEST.tsv`` (file, language, label, class, forwarded_by_owner, note).  Requests come in the shapes
+160 mails the project wrote itself, in English, French, German and Spanish, listed with their labels in
+``MANIFEST.tsv`` (file, language, label, class, forwarded_by_owner, note): 112 written before the
+detector, then three held-out batches of 16 (notes "held-out"), each written and measured before
+the detector was tuned on it.  Requests come in the shapes
 the issue names (a question, a suggestion, a relative day without a time, a request on someone else's
 behalf, a proposal above quoted history); the non-requests are the false positives it names
 (newsletters, webinars, "we met last week", "are you available?" without context) and other ordinary
@@ -11,8 +13,11 @@ attachment); some are HTML only, some quoted-printable or latin-1.  Dan's mail, 
 "would you have half an hour sometime next week?", is among them.
 
 Every mail is understood as the engine would: ``Context.from_settings`` on the owner's settings (the
-owner's address, so an owner's forward is trusted and read as a forward; the default
-``[trust] request_threshold``).  A mail counts as predicted "request" when its kind is ``request``.
+owner's address, so an owner's forward is trusted and read as a forward).  What is measured is the
+request detector, not triage: every plain mail the owner forwards is a request whatever its
+confidence (the owner's forward says so), so a mail counts as predicted "request" when its
+confidence is at or above the default ``[trust] request_threshold`` (read from ``Settings``) and,
+unless the owner forwarded it, its kind is also ``request``.
 
 ``python bench/request_detector.py`` prints the same figures per language and per class, and the mails
 that were misread.
@@ -28,8 +33,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from mailflow.config import Settings
 from mailflow.model import Understanding
@@ -123,8 +126,14 @@ def understood() -> dict[str, Understanding]:
     return {entry.file: understand(entry.path.read_bytes(), context) for entry in load_set()}
 
 
-def predicted_request(result: Understanding) -> bool:
-    return result.kind == "request"
+#: the default ``[trust] request_threshold``, as the owner's settings give it
+THRESHOLD = owner_context().request_threshold
+
+
+def predicted_request(result: Understanding, threshold: float = THRESHOLD) -> bool:
+    """Whether the detector took the mail for a request (an owner's forward is one whatever it says)."""
+    owner_forward = result.from_owner and result.forwarded
+    return result.confidence >= threshold and (owner_forward or result.kind == "request")
 
 
 @dataclass
@@ -164,12 +173,15 @@ class Score:
 
 
 def measure(
-    entries: Iterable[Labelled], results: dict[str, Understanding], key: str = "language"
+    entries: Iterable[Labelled],
+    results: dict[str, Understanding],
+    key: str = "language",
+    threshold: float = THRESHOLD,
 ) -> dict[str, Score]:
     """Scores grouped by ``key`` (an attribute of :class:`Labelled`), plus ``"all"``."""
     scores: dict[str, Score] = {}
     for entry in entries:
-        predicted = predicted_request(results[entry.file])
+        predicted = predicted_request(results[entry.file], threshold)
         for group in (str(getattr(entry, key)), "all"):
             scores.setdefault(group, Score()).add(entry.is_request, predicted)
     return scores
@@ -269,7 +281,6 @@ def test_precision_and_recall_per_language_are_printed() -> None:
     assert all(score.total for score in scores.values())
 
 
-@pytest.mark.xfail(strict=True, reason="the detector of issue #26 is not built yet")
 def test_precision_and_recall_per_language_reach_the_target() -> None:
     scores = by_language()
     table = format_table(scores)

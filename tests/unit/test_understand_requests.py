@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailflow.understand import request_phrases as rp
 from mailflow.understand import understand
 from mailflow.understand.requests import score
 from mailflow.understand.when import loose_date, proposed_times
-from tests.unit.understand_support import CONTEXT, fixture, read
+from tests.unit.understand_support import CONTEXT, read
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 3 March 2025, 09:00 in Berlin
@@ -138,10 +139,17 @@ def test_spam_fixtures_are_ignored_with_their_confidence(name: str) -> None:
 
 
 def test_threshold_comes_from_the_context() -> None:
-    raw = read("fwd_iphone_request.eml")
-    assert raw.kind == "request"
-    strict = understand(fixture("fwd_iphone_request.eml"), replace(CONTEXT, request_threshold=0.9))
-    assert strict.kind == "ignored"
+    """A contact's plain mail is a request at its confidence and not a hair above it."""
+    mail = (
+        b"From: jo@contact.example\nSubject: Back in Berlin\nDate: Mon, 3 Mar 2025 09:00:00 +0100\n\n"
+        b"Hi Ana, Sam from the design meetup here. Let's grab a coffee once I am back in Berlin, I have two\n"
+        b"offers on the table and cannot decide."
+    )
+    confidence = understand(mail, CONTEXT).confidence
+    assert 0 < confidence < 1
+    assert understand(mail, replace(CONTEXT, request_threshold=confidence)).kind == "request"
+    strict = replace(CONTEXT, request_threshold=round(confidence + 0.01, 2))
+    assert understand(mail, strict).kind == "ignored"
 
 
 def test_request_without_any_date_proposes_nothing() -> None:
@@ -149,3 +157,226 @@ def test_request_without_any_date_proposes_nothing() -> None:
     result = understand(mail, CONTEXT)
     assert result.kind == "request" and result.proposed_times == ()
     assert any("no date" in r for r in result.reasons)
+
+
+# -- the phrase table (issue #26, item 5) ------------------------------------------------------
+
+THRESHOLD = CONTEXT.request_threshold
+
+# (label, language, text): one sentence of each phrase family in each language
+FAMILIES = [
+    (rp.INFORMATIONAL, "en", "Could I ask you for an informational interview?"),
+    (rp.INFORMATIONAL, "fr", "Je cherche un entretien informatif avec une PM."),
+    (rp.INFORMATIONAL, "de", "Hätten Sie Interesse an einem Informationsgespräch?"),
+    (rp.INFORMATIONAL, "es", "Busco una entrevista informativa con alguien de producto."),
+    (rp.TIME, "en", "Would you have half an hour sometime next week?"),
+    (rp.TIME, "fr", "Auriez-vous une vingtaine de minutes à m'accorder ?"),
+    (rp.TIME, "de", "Hätten Sie in den nächsten Wochen Zeit für ein Telefonat?"),
+    (rp.TIME, "es", "¿Tendrías tiempo para un café?"),
+    (rp.BRAIN, "en", "I'd love to pick your brain about pricing."),
+    (rp.BRAIN, "fr", "J'aimerais vous poser quelques questions sur votre métier."),
+    (rp.BRAIN, "de", "Ich hätte ein paar Fragen zu Ihrem Wechsel."),
+    (rp.BRAIN, "es", "Te invito a un café y te robo media hora."),
+    (rp.SUGGESTS, "en", "Could we set up a short call?"),
+    (rp.SUGGESTS, "en", "Let's grab a coffee once I'm back."),
+    (rp.SUGGESTS, "en", "Happy to chat whenever you like."),
+    (rp.SUGGESTS, "fr", "Pourrions-nous prendre un café ensemble ?"),
+    (rp.SUGGESTS, "fr", "Prenons un café pendant que je suis là !"),
+    (rp.SUGGESTS, "de", "Lass uns doch mal einen Kaffee trinken gehen."),
+    (rp.SUGGESTS, "de", "Könnten wir uns mal treffen?"),
+    (rp.SUGGESTS, "es", "¿Podríamos hablar por videollamada?"),
+    (rp.SUGGESTS, "es", "¡Tomemos un café!"),
+    (rp.QUESTION, "en", "Are you around on Thursday for a call?"),
+    (rp.QUESTION, "fr", "Tu serais dispo pour un petit appel ?"),
+    (rp.QUESTION, "de", "Hättest du morgen Zeit für einen kurzen Call?"),
+    (rp.QUESTION, "es", "¿Estarías libre el jueves para una llamada?"),
+    (rp.FREE, "en", "Would you be free in April?"),
+    (rp.FREE, "fr", "Seriez-vous libre en fin de journée ?"),
+    (rp.FREE, "de", "Wären Sie dazu bereit?"),
+    (rp.FREE, "es", "¿Te viene bien el viernes?"),
+    (rp.FLEXIBLE, "en", "Happy to work around your calendar."),
+    (rp.FLEXIBLE, "fr", "Je m'adapterai à vos disponibilités."),
+    (rp.FLEXIBLE, "de", "Ganz wie es Ihnen passt."),
+    (rp.FLEXIBLE, "es", "Me adapto a tu horario."),
+    (rp.COFFEE, "en", "Maybe over lunch?"),
+    (rp.COFFEE, "fr", "Je vous propose un déjeuner."),
+    (rp.COFFEE, "de", "Ich lade Sie auf einen Kaffee ein."),
+    (rp.COFFEE, "es", "¿Quedamos para tomar algo?"),
+    (rp.DURATION, "en", "It would take 15 minutes."),
+    (rp.DURATION, "fr", "Une demi-heure suffirait."),
+    (rp.DURATION, "de", "Eine halbe Stunde sollte reichen."),
+    (rp.DURATION, "es", "Con media hora sería suficiente."),
+    (rp.SHORT, "en", "Just a quick call."),
+    (rp.SHORT, "fr", "Un petit appel suffira."),
+    (rp.SHORT, "de", "Ein kurzes Telefonat genügt."),
+    (rp.SHORT, "es", "Una llamada rápida."),
+    (rp.DAY, "en", "Any time next week."),
+    (rp.DAY, "fr", "Lundi prochain, si possible."),
+    (rp.DAY, "de", "Irgendwann nächste Woche."),
+    (rp.DAY, "es", "La semana que viene."),
+    (rp.REASON, "en", "I could use your advice."),
+    (rp.REASON, "fr", "J'envisage une reconversion."),
+    (rp.REASON, "de", "Ich bräuchte deinen Rat."),
+    (rp.REASON, "es", "Me vendrían bien tus consejos."),
+    (rp.FORM, "en", "A phone call is fine."),
+    (rp.FORM, "fr", "Un appel me suffirait."),
+    (rp.FORM, "de", "Ein Telefonat wäre toll."),
+    (rp.FORM, "es", "Una llamada sería genial."),
+    (rp.CONTEXT, "en", "Jess mentioned you led the redesign."),
+    (rp.CONTEXT, "fr", "Marc m'a conseillé de vous écrire."),
+    (rp.CONTEXT, "de", "Wir kennen uns vom Summit."),
+    (rp.CONTEXT, "es", "Nos conocimos en Barcelona."),
+]
+
+
+@pytest.mark.parametrize(("label", "language", "text"), FAMILIES, ids=lambda v: str(v)[:40])
+def test_each_phrase_family_fires_in_each_language(label: str, language: str, text: str) -> None:
+    assert any(reason.startswith(f"{label} (") for reason in score(text).reasons), (language, text)
+
+
+def test_every_family_covers_the_four_languages_with_one_weight() -> None:
+    weights: dict[str, set[float]] = {}
+    languages: dict[str, set[str]] = {}
+    for row in rp.PHRASES:
+        assert row.language in {"en", "fr", "de", "es", "any"}, row
+        weights.setdefault(row.label, set()).add(row.weight)
+        languages.setdefault(row.label, set()).add(row.language)
+    assert all(len(found) == 1 for found in weights.values()), weights
+    for label, found in languages.items():
+        assert "any" in found or {"en", "fr", "de", "es"} <= found, (label, found)
+    tested = {label for label, _language, _text in FAMILIES}
+    assert tested == {label for label, found in weights.items() if found.pop() > 0} - {rp.ON_BEHALF}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi Ana, would you have half an hour sometime next week? I'd love to hear how you moved into product.",
+        "Hello Ana, could we find 30 minutes on Tuesday or Wednesday afternoon? Jess mentioned you led the redesign.",
+        "Hey Ana! I'm back in Berlin in April and could use your advice. Let's grab a coffee once I've settled in?",
+        "Bonjour Ana, auriez-vous une vingtaine de minutes à m'accorder pour un échange téléphonique ? "
+        "Votre parcours ressemble à celui que j'aimerais suivre.",
+        "Coucou Ana, tu serais dispo demain pour un petit appel ? J'hésite entre deux offres, 15 minutes suffiraient.",
+        "Hallo Ana, passt es dir irgendwann nächste Woche? Ich würde vorher gern mit dir über die Lead-Stelle sprechen.",
+        "Liebe Frau Owner, hätten Sie in den nächsten Wochen Zeit für ein kurzes Telefonat? Ich würde gern mehr über "
+        "Ihren Berufseinstieg erfahren.",
+        "Hola Ana: ¿tienes un rato la semana que viene? Carmen me dijo que no te importaría hablar del cambio a producto.",
+        "Hola Ana, estaré en Berlín en abril. ¡Tomemos un café! Quiero que me des tu opinión sobre el roadmap.",
+    ],
+)
+def test_what_people_write_reaches_the_threshold(text: str) -> None:
+    result = score(text)
+    assert result.confidence >= THRESHOLD, result.reasons
+    assert not result.on_behalf
+
+
+@pytest.mark.parametrize(
+    ("cls", "text"),
+    [
+        (
+            "newsletter",
+            "The Product Brief #112: how to run better coffee chats. Why 'would you have 15 minutes?' works "
+            "better than 'can we meet?'. Read the full essay. You are receiving this because you subscribed. Unsubscribe",
+        ),
+        (
+            "newsletter",
+            "La Lettre Produit : « Auriez-vous 20 minutes pour un café ? » Trois PM racontent comment un "
+            "échange d'une demi-heure a changé leur carrière. Se désinscrire",
+        ),
+        (
+            "webinar",
+            "Hi Ana, I wanted to personally invite you to our webinar next Tuesday: 30 minutes with our Head of "
+            "Research and a short demo. Would you be free to join? Seats are limited.",
+        ),
+        (
+            "webinar",
+            "Hola Ana: te invito personalmente a nuestro webinar del jueves. Nuestra CPO presentará las novedades "
+            "de nuestra plataforma. ¿Te vendría bien conectarte?",
+        ),
+        (
+            "met_last_week",
+            "Hi Ana, thanks again for the coffee last Tuesday. The 30 minutes flew by! Here are the two "
+            "links I mentioned, and I'll let you know how the interview goes.",
+        ),
+        (
+            "met_last_week",
+            "Liebe Ana, danke dir für den Kaffee am Dienstag und die vielen Tipps! Ich habe direkt "
+            "angefangen, den Onboarding-Plan umzubauen.",
+        ),
+        (
+            "met_last_week",
+            "Bonjour Ana, merci encore pour le café de mardi dernier, j'ai beaucoup appris en une "
+            "demi-heure ! Voici le lien promis.",
+        ),
+        (
+            "met_last_week",
+            "Hola Ana: ¡muchas gracias por el café de la semana pasada! Ya he empezado a leer el libro "
+            "que me recomendaste.",
+        ),
+        ("no_context_available", "Are you available?"),
+        (
+            "no_context_available",
+            "Are you available today? I need you to take care of something for me quickly and discreetly.",
+        ),
+        ("no_context_available", "Bonjour, êtes-vous disponible ?"),
+        ("no_context_available", "Hallo Ana, hast du kurz Zeit? Melde dich bitte."),
+        ("no_context_available", "¿Está usted disponible? Necesito un favor urgente y confidencial."),
+    ],
+)
+def test_what_only_looks_like_a_request_stays_below(cls: str, text: str) -> None:
+    assert score(text).confidence < THRESHOLD, cls
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi Ana, happy to connect you two! My colleague Sam would love to talk to you about research ops.",
+        "I hope all is well. One of my engineers is exploring product: would you be willing to spend half an hour "
+        "with him?",
+        "Bonjour Madame, ma collègue Élodie, qui dirige notre équipe data, aimerait beaucoup vous parler. "
+        "Pourriez-vous lui accorder une demi-heure ?",
+        "Sehr geehrte Frau Owner, meine Kollegin Julia würde sich sehr gern mit Ihnen über Design-Systeme "
+        "unterhalten. Hätten Sie 30 Minuten für sie?",
+        "Hola Ana: mi compañera Laura estaría encantada de hablar contigo sobre cómo montaste el equipo.",
+        "Hola Ana: te presento a Javier, muy buen amigo mío. Le encantaría hablar contigo media hora.",
+    ],
+)
+def test_a_request_on_someone_elses_behalf_is_reported(text: str) -> None:
+    result = score(text)
+    assert result.on_behalf, result.reasons
+    assert result.confidence >= THRESHOLD, result.reasons
+
+
+def test_a_relative_day_is_a_signal_never_a_proposed_time() -> None:
+    text = "Would you have half an hour sometime next week? Or tomorrow? I'd love to hear how you moved into product."
+    assert any(reason.startswith(rp.DAY) for reason in score(text).reasons)
+    assert at(text) == []
+
+
+def test_only_the_new_text_of_a_thread_counts() -> None:
+    """A proposal counts above the quoted history; the history alone does not make the mail a request."""
+    history = (
+        "\nOn Thu, 13 Mar 2025 at 17:02, Ben Carter <ben@lumen.example> wrote:\n"
+        "> Could we meet for coffee next week? Would you have 30 minutes? I'd love your advice on my career.\n"
+    )
+    assert score("Re: Congrats\nThanks, the slides arrived safely." + history).confidence < THRESHOLD
+    proposal = "Re: Congrats\nSounds good - could we meet for a coffee on the 24th? I have a hiring question."
+    assert score(proposal + history).confidence >= THRESHOLD
+
+
+def test_hostile_text_is_scored_in_linear_time() -> None:
+    """Partial phrases, spaces and question marks repeated: every pattern is bounded, so this just returns."""
+    pieces = [
+        "would you have " * 1500,
+        "could we " + " " * 19000 + "?",
+        "my colleague " * 1600,
+        "würde " * 3000 + "treffen",
+        ("coffee " + "x" * 70 + " ") * 250 + "?",
+        "15" + " " * 19990 + "min",
+        "¿" * 20000,
+        ("a" * 60 + "?") * 300,
+        "thanks " + "a " * 9990 + "yesterday",
+    ]
+    for text in pieces:
+        assert 0.0 <= score(text).confidence <= 1.0
+    assert 0.0 <= score("".join(pieces)).confidence <= 1.0
