@@ -242,18 +242,25 @@ MAX_RECIPIENTS = 20
 
 
 def people_in(value: str) -> tuple[Person, ...]:
-    """Everyone a forwarded To line names ("Doe, John <j@x>; Ann <a@y>"), in order, without repeats."""
+    """Everyone a forwarded To line names ("Doe, John <j@x>; Ann <a@y>"), in order, without repeats.
+
+    Each address is the one matched, as written; the name is what stands before it since the last one.
+    """
     text = value[:MAX_LINE]
     people: list[Person] = []
     start = 0
     for match in _ADDRESS_IN_LINE.finditer(text):
+        address = match.group(0).lower().rstrip(".")
+        before = text[start : match.start()].rstrip(" <[(\"'")
+        if before.lower().endswith("mailto:"):  # Outlook's "Dan [mailto:dan@x]"
+            before = before[: -len("mailto:")].rstrip(" <[(\"'")
+        name = clean_name(before.strip(" ,;\"'<[("), address)
         end = match.end()
-        while end < len(text) and text[end] in ">]":
+        while end < len(text) and text[end] in ">])\"'":
             end += 1
-        person = person_in(text[start:end].lstrip(" ,;"))
         start = end
-        if person is not None and all(p.address != person.address for p in people):
-            people.append(person)
+        if all(p.address != address for p in people):
+            people.append(Person(address, name))
         if len(people) >= MAX_RECIPIENTS:
             break
     return tuple(people)

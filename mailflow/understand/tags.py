@@ -33,7 +33,9 @@ class OwnerTags:
 
 def owner_lines(text: str) -> str:
     """The lines of ``text`` that are not quoted."""
-    kept = [line for line in text[:MAX_OWNER_TEXT].splitlines() if not line.lstrip().startswith(">")]
+    # split on newlines only: a lone CR or U+2028 inside a quoted line must not start an unquoted one
+    lines = text[:MAX_OWNER_TEXT].replace("\r\n", "\n").split("\n")
+    kept = [line for line in lines if not line.lstrip().startswith(">")]
     return "\n".join(kept).strip()
 
 
@@ -47,5 +49,5 @@ def owner_tags(text: str) -> OwnerTags:
         reasons.append("the owner tagged it #ignore")
     elif note:
         reasons.append("the owner tagged it #note")
-    words = "\n".join(_ANY_TAG.sub("", line).rstrip() for line in own.splitlines()).strip()
+    words = "\n".join(_ANY_TAG.sub("", line).rstrip() for line in own.split("\n")).strip()
     return OwnerTags(ignore, note and not ignore, role, words, tuple(reasons))
