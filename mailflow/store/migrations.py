@@ -16,6 +16,14 @@ Adding a migration: append ``Migration(n, "what", function)`` to
 transaction and uses SQLAlchemy Core (``op``-style helpers are not needed for
 a handful of ALTERs).  A database newer than the last entry is refused with a
 clear :class:`~mailflow.errors.StoreError`.
+
+SQLite cannot alter a constraint in place (a UNIQUE that gains a column): such
+a migration sets ``rebuilds=True`` and calls :func:`rebuild` for the table,
+SQLite's documented procedure (create the new table, copy, drop, rename).  The
+runner turns foreign keys off around that migration's transaction (dropping a
+parent table with them on would cascade into its children, and the pragma is a
+no-op inside a transaction) and runs ``PRAGMA foreign_key_check`` before it
+commits: a rebuild that breaks a reference is rolled back whole.
 """
 
 from __future__ import annotations
@@ -24,11 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select, text
 
 from mailflow import clock
 from mailflow.errors import StoreError
-from mailflow.store import schema
+from mailflow.store import schema, schema_v1
 from mailflow.store.engine import BEGIN_OPTION
 
 #: any constant: the key of the PostgreSQL advisory lock held while migrating
@@ -40,6 +48,7 @@ class Migration:
     version: int
     name: str
     apply: Callable[[Connection], None]
+    rebuilds: bool = False  # rebuilds SQLite tables: foreign keys off around it, checked before commit
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ class SchemaStatus:
 
 
 def _v1_initial(connection: Connection) -> None:
-    schema.metadata.create_all(connection, tables=list(schema.V1_TABLES))
+    schema_v1.metadata.create_all(connection, tables=list(schema_v1.V1_TABLES))
 
 
 def _v2_meeting_series(connection: Connection) -> None:
@@ -114,7 +123,57 @@ def upgrade(engine: Engine) -> list[int]:
     return done
 
 
+def rebuild(connection: Connection, table: Table, copied: dict[str, str]) -> None:
+    """Give the SQLite ``table`` its definition from ``schema.py``, keeping its rows.
+
+    ``copied`` maps each column of the new table to an SQL expression over the
+    old one (usually its own name; a new column's default value).  Indexes are
+    made again by their own names.  Run only in a migration with ``rebuilds=True``.
+    """
+    temporary = table.to_metadata(MetaData(naming_convention=schema.NAMING), name=f"_new_{table.name}")
+    for index in list(temporary.indexes):  # made again after the rename, under their real names
+        temporary.indexes.discard(index)
+    temporary.create(connection)
+    columns = ", ".join(f'"{name}"' for name in copied)
+    values = ", ".join(copied.values())
+    connection.execute(text(f'INSERT INTO "{temporary.name}" ({columns}) SELECT {values} FROM "{table.name}"'))
+    connection.execute(text(f'DROP TABLE "{table.name}"'))
+    connection.execute(text(f'ALTER TABLE "{temporary.name}" RENAME TO "{table.name}"'))
+    for index in table.indexes:
+        index.create(connection)
+
+
 def _apply_next(connection: Connection, engine: Engine) -> int | None:
+    pending = _pending(connection, engine)
+    if pending is not None and pending.rebuilds and connection.dialect.name == "sqlite":
+        return _with_foreign_keys_off(connection, engine)
+    return _apply_one(connection, engine)
+
+
+def _pending(connection: Connection, engine: Engine) -> Migration | None:
+    """The next migration to apply, as read now (the runner reads it again inside its transaction)."""
+    with connection.begin():
+        current = _current(connection)
+    return next((m for m in MIGRATIONS if m.version > current), None) if current <= LATEST else None
+
+
+def _with_foreign_keys_off(connection: Connection, engine: Engine) -> int | None:
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys = OFF")  # outside any transaction: inside one it does nothing
+    try:
+        return _apply_one(connection, engine, check_foreign_keys=True)
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _current(connection: Connection) -> int:
+    if not inspect(connection).has_table(schema.schema_migrations.name):
+        return 0
+    return int(connection.scalar(select(func.coalesce(func.max(schema.schema_migrations.c.version), 0))) or 0)
+
+
+def _apply_one(connection: Connection, engine: Engine, *, check_foreign_keys: bool = False) -> int | None:
     with connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
@@ -126,6 +185,14 @@ def _apply_next(connection: Connection, engine: Engine) -> int | None:
             return None
         migration = pending[0]
         migration.apply(connection)
+        if check_foreign_keys:
+            broken = connection.execute(text("PRAGMA foreign_key_check")).all()
+            if broken:
+                raise StoreError(
+                    f"migration {migration.version} ({migration.name}) would break {len(broken)} reference(s) "
+                    f"(first: table {broken[0][0]}, row {broken[0][1]}); nothing was changed",
+                    hint="report this with `mailflow db status`; the database is as it was",
+                )
         connection.execute(
             schema.schema_migrations.insert().values(
                 version=migration.version, name=migration.name, applied_at=clock.now()
