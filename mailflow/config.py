@@ -56,6 +56,27 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
+_KEEP = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*$")
+_KEEP_DAYS = {"d": 1, "w": 7, "mo": 30, "y": 365}
+
+
+def parse_keep(text: str) -> timedelta | None:
+    """``[owner] keep_files``: ``""`` is forever (None); ``"90d"``, ``"12w"``, ``"18mo"``, ``"2y"``.
+
+    Days at least (a month counts 30 days, a year 365): ``"18m"``, which elsewhere means
+    minutes, is refused here rather than deleting every file 18 minutes after it came.
+    """
+    if not text.strip():
+        return None
+    match = _KEEP.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(
+            'expected "" (keep forever) or a time in days, weeks, months or years like "90d", '
+            f'"18mo" or "2y", got "{text}"'
+        )
+    return timedelta(days=int(match.group(1)) * _KEEP_DAYS[match.group(2)])
+
+
 def _check_duration(value: str) -> str:
     parse_duration(value)
     return value
@@ -78,6 +99,14 @@ class OwnerSettings(Section):
     timezone: str = "UTC"
     story: str = ""
     availability: str = "Mon-Fri 09:00-17:00"
+    #: how long files contacts sent (résumés, work samples) are kept: "" forever, else e.g. "90d", "18mo", "2y"
+    keep_files: str = ""
+
+    @field_validator("keep_files")
+    @classmethod
+    def _keep(cls, value: str) -> str:
+        parse_keep(value)
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -1,7 +1,9 @@
-"""``mailflow export ics [PATH]``: upcoming meetings and pending steps as one calendar."""
+"""``mailflow export``: ``ics [PATH]`` (upcoming meetings and pending steps as one calendar), ``json [PATH]``
+(every record, schema in README "Your data") and ``csv FOLDER`` (contacts and meetings, for a spreadsheet)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -14,12 +16,15 @@ from mailflow import clock
 from mailflow.cli.app import app, handles_errors, out, settings
 from mailflow.cli.common import open_store
 from mailflow.compose import FeedMeeting, FeedStep, build_feed, message_id_domain
+from mailflow.engine.exporting import contacts_table, csv_bytes, export_document, meetings_table
 from mailflow.errors import UsageError
 from mailflow.store import ContactRow, MeetingRow, StoreTx
 
 export_app = typer.Typer(help="Write mailflow's records for other programs.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
+#: exports of personal data are readable by their owner only
+PRIVATE = 0o600
 #: a meeting that started this long ago still shows (today's coffee stays in the feed all day)
 _RECENT = timedelta(hours=12)
 
@@ -53,6 +58,54 @@ def export_ics(
         return
     write_atomically(path.expanduser(), data)
     out.print(f"wrote {len(meetings)} meetings and {len(steps)} pending steps to {path}", markup=False)
+
+
+@export_app.command("json")
+@handles_errors
+def export_json(
+    path: Path | None = typer.Argument(
+        None, metavar="[PATH]", help="Where to write the .json file (default: print it)."
+    ),
+) -> None:
+    """Every record of yours as one JSON document: contacts, meetings, steps, notes, files' names, mail."""
+    config = settings()
+    with open_store() as store, store.read() as tx:
+        document = export_document(tx, config.owner, clock.now())
+    data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    if path is None or str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    write_atomically(path.expanduser(), data, mode=PRIVATE)
+    out.print(
+        f"wrote {len(document['contacts'])} contacts and {len(document['meetings'])} meetings to {path}",
+        markup=False,
+    )
+
+
+@export_app.command("csv")
+@handles_errors
+def export_csv(
+    folder: Path = typer.Argument(
+        ..., metavar="FOLDER", help="Where to write contacts.csv and meetings.csv (created if missing)."
+    ),
+) -> None:
+    """Contacts and meetings as two CSV files for a spreadsheet (UTF-8, formulas neutralised)."""
+    zone = settings().owner_zone()
+    with open_store() as store, store.read() as tx:
+        contacts, meetings = contacts_table(tx, zone), meetings_table(tx, zone)
+    folder = folder.expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the folder {folder}: {exc.strerror}") from exc
+    write_atomically(folder / "contacts.csv", csv_bytes(*contacts), mode=PRIVATE)
+    write_atomically(folder / "meetings.csv", csv_bytes(*meetings), mode=PRIVATE)
+    out.print(
+        f"wrote {len(contacts[1])} contacts to {folder / 'contacts.csv'} "
+        f"and {len(meetings[1])} meetings to {folder / 'meetings.csv'}",
+        markup=False,
+    )
 
 
 def feed_entries(tx: StoreTx, now: datetime, until: datetime) -> tuple[list[FeedMeeting], list[FeedStep]]:
@@ -97,8 +150,8 @@ def _feed_meeting(meeting: MeetingRow, contact: str) -> FeedMeeting:
     )
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` in one step, so a subscriber never reads half a file."""
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` in one step, so a subscriber never reads half a file; ``mode``: its permissions."""
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
@@ -108,7 +161,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailflow.cli import backup as backup_commands  # noqa: F401
 from mailflow.cli import check as check_commands  # noqa: F401
 from mailflow.cli import config_cmd, init  # noqa: F401  (registers commands)
 from mailflow.cli import db as db_commands  # noqa: F401

@@ -100,8 +100,9 @@ def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         )
     for mail in owner_mail:  # an acknowledgement whose fate is unknown, or that could not go
         out.print(
-            f"[bold yellow]{mail.state}[/bold yellow] mail to you ({mail.kind}, meeting {mail.meeting_id}): "
-            f"{escape(one_line(mail.last_error, 160))}",
+            f"[bold yellow]{mail.state}[/bold yellow] mail {mail.id} to you ({mail.kind}, meeting {mail.meeting_id}): "
+            f"{escape(one_line(mail.last_error, 160))}; `mailflow retry --mail {mail.id}` or "
+            f"`mailflow skip --mail {mail.id}`",
             soft_wrap=True,
         )
 

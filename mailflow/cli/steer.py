@@ -40,10 +40,20 @@ def _done(json_: bool, message: str, **data: object) -> None:
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
+MAIL = typer.Option(False, "--mail", help="ID is a mail to you (an acknowledgement), as `status` lists it.")
+
+
 @app.command()
 @handles_errors
-def skip(step: str = typer.Argument(..., metavar="STEP", help="The step id."), json_: bool = JSON) -> None:
-    """Never send this step (pending, failed or uncertain)."""
+def skip(
+    step: str = typer.Argument(..., metavar="ID", help="The step id (or, with --mail, the mail's)."),
+    mail: bool = MAIL,
+    json_: bool = JSON,
+) -> None:
+    """Never send this step (pending, failed or uncertain), or with --mail this mail to you."""
+    if mail:
+        _owner_mail(step, json_, retry=False)
+        return
     with open_store() as store, store.transaction() as tx:
         row = _step(tx, step)
         if not tx.skip_step(row.id, "skipped by you"):
@@ -55,8 +65,15 @@ def skip(step: str = typer.Argument(..., metavar="STEP", help="The step id."), j
 
 @app.command()
 @handles_errors
-def retry(step: str = typer.Argument(..., metavar="STEP", help="The step id."), json_: bool = JSON) -> None:
-    """Send a failed or uncertain step again, now (an uncertain one may then arrive twice)."""
+def retry(
+    step: str = typer.Argument(..., metavar="ID", help="The step id (or, with --mail, the mail's)."),
+    mail: bool = MAIL,
+    json_: bool = JSON,
+) -> None:
+    """Send a failed or uncertain step (or with --mail, mail to you) again, now; an uncertain one may arrive twice."""
+    if mail:
+        _owner_mail(step, json_, retry=True)
+        return
     with open_store() as store, store.transaction() as tx:
         row = _step(tx, step)
         if not tx.retry_step(row.id, clock.now()):
@@ -64,6 +81,25 @@ def retry(step: str = typer.Argument(..., metavar="STEP", help="The step id."), 
                 f"step {row.id} ({row.step}) is {row.state}; only failed or uncertain steps can be retried"
             )
     _done(json_, f"step {row.id} ({row.step}) goes out again at the next cycle", step_id=row.id)
+
+
+def _owner_mail(ref: str, json_: bool, *, retry: bool) -> None:
+    if not ref.strip().isdigit():
+        raise UsageError(f'"{one_line(ref, 40)}" is not a mail id; `mailflow status` lists them')
+    with open_store() as store, store.transaction() as tx:
+        row = tx.get_owner_mail(int(ref))
+        if row is None:
+            raise UsageError(
+                f"there is no mail {int(ref)} to you; `mailflow status` lists the ones that need you"
+            )
+        moved = tx.retry_owner_mail(row.id) if retry else tx.skip_owner_mail(row.id, "skipped by you")
+        if not moved:
+            allowed = "failed or uncertain" if retry else "pending, failed or uncertain"
+            raise UsageError(
+                f"mail {row.id} ({row.kind}) is {row.state}; only {allowed} ones can be {'retried' if retry else 'skipped'}"
+            )
+    verb = "goes out again at the next cycle" if retry else "will not go out"
+    _done(json_, f"mail {row.id} ({row.kind}) {verb}", mail_id=row.id)
 
 
 @app.command()

@@ -32,7 +32,8 @@ class RequestView:
     state: str  # requested, pending, scheduled, cancelled or done
     status: str  # "waiting for a time", "on Tue 9 Dec at 10:00"...
     next: str  # what the owner can do now, "" when nothing is needed
-    writer: str  # who wrote the forwarded mail: a name, an address, or "" when nobody is known
+    writer: str  # the contact: a name, an address, or "" when nobody is known
+    about: str  # what the forward was: "Dan Brooks's mail", "Your request to Carla", "The mail you forwarded"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,13 @@ def request_view(ctx: ComposeContext, facts: RequestFacts) -> RequestView:
             f", then {step}" if step else ""
         )
     writer = ctx.contact.name or ctx.contact.address
-    return RequestView(facts.id, facts.state, status, step, writer)
+    if not writer:
+        about = "The mail you forwarded"
+    elif ctx.role == "seeker":  # the owner asks: the forwarded mail was most likely the owner's own
+        about = f"Your request to {writer}"
+    else:
+        about = f"{writer}'s mail"
+    return RequestView(facts.id, facts.state, status, step, writer, about)
 
 
 def compose_acknowledgement(

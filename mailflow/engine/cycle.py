@@ -27,6 +27,7 @@ from mailflow.engine.dispatch import Dispatcher, DispatchReport
 from mailflow.engine.intake import Intake, SyncSummary
 from mailflow.engine.owner_mail import OwnerMailer, OwnerMailOutcome
 from mailflow.engine.planning import PlanSummary, plan_all
+from mailflow.engine.retention import expire_daily
 from mailflow.engine.series import SeriesSummary, advance_series
 from mailflow.errors import BackendError, MailflowError, StoreError
 from mailflow.playbook import PlaybookConfig
@@ -119,6 +120,11 @@ class Engine:
         before = len(report.errors)
         report.series = self._part(
             report, "series", lambda: advance_series(self.store, self.settings.owner_zone(), clock.now())
+        )
+        self._part(
+            report,
+            "retention",
+            lambda: expire_daily(self.store, self.settings, clock.now(), dry_run=self.dry_run),
         )
         report.plan = self._part(report, "plan", lambda: plan_all(self.store, self.playbook, clock.now()))
         if report.plan is not None:  # a meeting that cannot be planned shows in status and may alert

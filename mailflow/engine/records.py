@@ -219,6 +219,11 @@ class Recorder:
                 return _Links(meeting=series)
         named = existing or series
         if u.doubts and named is not None:
+            # never guessed: the meeting stays as it was, and when its organizer (or the owner) sent the
+            # message (an unreadable cancel, say), mail to the contact waits for the owner's confirm
+            if self._may_change(named, u):
+                self.tx.set_doubts(named.id, u.doubts, message_id=u.message_id)
+                self.tx.hold_for_confirm(named.id)
             log.info(
                 "kept meeting %d as it was: the %s cannot be read for sure (%s)",
                 named.id,
@@ -371,9 +376,13 @@ class Recorder:
         if open_meeting is not None:
             if u.from_owner and u.role_hint and open_meeting.role != u.role_hint:
                 self.tx.set_role(open_meeting.id, u.role_hint, by_owner=True)
+            if u.trusted and open_meeting.state == "requested" and not open_meeting.trusted:
+                self.tx.set_trusted(open_meeting.id)  # the owner's own forward of the contact's request
             log.info(
                 "the request in %s joins the open meeting %d", one_line(u.message_id, 200), open_meeting.id
             )
+            if self.acknowledge and u.from_owner and u.forwarded and u.message_id:
+                self._acknowledge(open_meeting, contact, u)
             return _Links(meeting=open_meeting, contact=contact)
         meeting = self.tx.create_request(
             contact.id if contact else None,
@@ -391,17 +400,23 @@ class Recorder:
 
     def _open_meeting(self, contact: ContactRow) -> MeetingRow | None:
         """The contact's meeting a new request about them belongs to: a request no invite answered, or a
-        meeting that waits for confirm or is still to come (its start not yet a day past)."""
+        meeting the owner vouched for that is still to come.  Never a stranger's pending invite: the
+        owner's forward would vouch for it by the back door."""
         mine = self.tx.list_meetings(contact_id=contact.id, states=("requested", "pending", "scheduled"))
-        since = clock.now() - timedelta(days=1)
-        live = [m for m in mine if m.start_at is None or m.start_at >= since]
+        now = clock.now()
+        live = [
+            m
+            for m in mine
+            if (m.state == "requested" or m.trusted or m.confirmed)
+            and (m.start_at is None or m.start_at >= now)
+        ]
         return max(live, key=lambda m: (m.created_at, m.id), default=None)
 
     def _acknowledge(self, meeting: MeetingRow, contact: ContactRow | None, u: Understanding) -> None:
         """One short mail to the owner, threaded onto their forward, saying what it became."""
         queued = self.tx.queue_owner_mail(
             "acknowledge",
-            f"acknowledge:{meeting.id}",
+            f"acknowledge:{one_line(u.message_id, 180)}",  # one per forward, whichever meeting it opened or joined
             due_at=clock.now(),
             meeting_id=meeting.id,
             contact_id=contact.id if contact else None,

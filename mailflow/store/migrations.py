@@ -136,7 +136,9 @@ def rebuild(connection: Connection, table: Table, copied: dict[str, str]) -> Non
     temporary.create(connection)
     columns = ", ".join(f'"{name}"' for name in copied)
     values = ", ".join(copied.values())
-    connection.execute(text(f'INSERT INTO "{temporary.name}" ({columns}) SELECT {values} FROM "{table.name}"'))
+    connection.execute(
+        text(f'INSERT INTO "{temporary.name}" ({columns}) SELECT {values} FROM "{table.name}"')
+    )
     connection.execute(text(f'DROP TABLE "{table.name}"'))
     connection.execute(text(f'ALTER TABLE "{temporary.name}" RENAME TO "{table.name}"'))
     for index in table.indexes:

@@ -167,6 +167,12 @@ class OwnerRecordQueries(StepQueries):
             due_at=until,
         )
 
+    def skip_owner_mail(self, mail_id: int, reason: str) -> bool:
+        """pending | failed | uncertain -> cancelled: the owner does not want it (``mailflow skip --mail``)."""
+        return self._move_owner_mail(
+            mail_id, ("pending", "failed", "uncertain"), state="cancelled", last_error=reason
+        )
+
     def cancel_owner_mail(self, mail_id: int, reason: str) -> bool:
         """pending -> cancelled; ``reason`` in last_error.  The key stays taken."""
         return self._move_owner_mail(mail_id, ("pending",), state="cancelled", last_error=reason)

@@ -327,7 +327,11 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         The invite is trusted on its own (``data.trusted``) or not at all: the request's trust, which may
         rest on a forward alone, never passes to an invite someone else sent.
         """
-        values = {"ical_uid": data.ical_uid, "recurrence_id": data.recurrence_id, "trusted": data.trusted}
+        values: dict[str, Any] = {
+            "ical_uid": data.ical_uid, "recurrence_id": data.recurrence_id, "trusted": data.trusted
+        }  # fmt: skip
+        if not data.trusted:  # nor its confirmation: the owner confirmed a request, not this invite
+            values.update(confirmed=False, confirmed_at=None)
         stmt = update(meetings).where(meetings.c.id == meeting_id, meetings.c.ical_uid.is_(None))
         timeline = _timeline_values(data, new=False)
         self.connection.execute(
@@ -396,6 +400,11 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
             )
         )
         return self.connection.execute(stmt).rowcount == 1
+
+    def hold_for_confirm(self, meeting_id: int) -> bool:
+        """Mail to the contact waits until the owner confirms the meeting again (an update that
+        could not be read for sure); mail to the owner goes on."""
+        return self._set(meetings, meeting_id, trusted=False, confirmed=False, confirmed_at=None)
 
     def set_trusted(self, meeting_id: int) -> bool:
         """The owner forwarded (or sent) this invite: it may now lead to mail to the contact."""

@@ -168,7 +168,7 @@ def _calendar_mail(
     if found is None:
         return draft.done("ignored", "calendar data without any event")
     if tags.note:
-        return _as_contact_note(found, tags, forward)
+        return _as_contact_note(found, tags, forward, ctx)
     return found
 
 
@@ -228,11 +228,13 @@ def _tagged_role(draft: _Draft, tags: OwnerTags) -> None:
     draft.say(*(r for r in tags.reasons if "#adviser" in r or "#seeker" in r))
 
 
-def _as_contact_note(found: Understanding, tags: OwnerTags, forward: Forward | None) -> Understanding:
+def _as_contact_note(
+    found: Understanding, tags: OwnerTags, forward: Forward | None, ctx: Context
+) -> Understanding:
     """The owner's ``#note``: the forward is kept as a note on its contact; no meeting opens or changes."""
     counterpart = found.counterpart
     if forward is not None and forward.sender is not None:
-        counterpart = forward.sender
+        counterpart = _forwarded_person(forward, ctx)  # the recipient, when the owner wrote that mail
     written = [tags.text] if tags.text else []
     if forward is not None and forward.body:
         who = forward.sender.address if forward.sender else "someone"
@@ -410,9 +412,11 @@ def _request(message: Message, facts: hdr.Facts, ctx: Context, draft: _Draft, bo
     # a "Fwd:" whose forwarded block no client pattern reads is still the owner's forward: a request
     # with nobody named yet (the owner chooses), never a body address guessed
     owner_forward = owner and (forward is not None or forward_subject(facts.subject))
+    if owner_forward:
+        draft.fields["forwarded"] = True  # mail to the contact never threads onto the owner's own forward
     if owner_forward and tags.note:
         draft.fields["counterpart"] = _forwarded_person(forward, ctx)
-        return _as_contact_note(draft.done("contact_note"), tags, forward)
+        return _as_contact_note(draft.done("contact_note"), tags, forward, ctx)
     if result.confidence < ctx.request_threshold and not owner_forward:
         return draft.done("ignored", f"not a meeting request (confidence {result.confidence:.2f})")
     draft.fields["proposed_times"] = tuple(proposals)

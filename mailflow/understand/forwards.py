@@ -47,6 +47,8 @@ _APPLE_MARKER = re.compile(
 )
 _RULE_MARKER = re.compile(r"^[> \t]*+_{10,}[ \t\r]*$", re.MULTILINE)
 MAX_LINE = 2000  # a forwarded header line is shorter; a longer one is cut before it is matched
+# an address, bounded on each side so that a long run of letters is tried in linear time
+_ADDRESS_IN_LINE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}")
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "from": (
@@ -123,10 +125,11 @@ class Forward:
 
 def person_in(value: str) -> Person | None:
     """The person in a forwarded From line, in any client's notation."""
-    text = value.replace("**", "").replace("*", "")
+    text = value.replace("**", "").replace("*", "").lstrip("> \t")
     text = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", text, flags=re.IGNORECASE)
     text = re.sub(r"<mailto:[^>]*>", "", text, flags=re.IGNORECASE)
-    address = normalise_address(text)
+    written = _ADDRESS_IN_LINE.search(text[:MAX_LINE])  # as written: never glued across a space
+    address = written.group(0).lower().rstrip(".") if written else normalise_address(text)
     if not address:
         return None
     name = re.split(r"[<\[]", text, maxsplit=1)[0]
@@ -141,7 +144,7 @@ def _header(line: str) -> tuple[str, str] | None:
     if not match:
         return None
     key = _KEY_OF.get(match.group(1).strip().lower())
-    return (key, match.group(2).strip()) if key else None
+    return (key, match.group(2).strip().lstrip("> \t")) if key else None
 
 
 def _read_block(lines: list[str], start: int = 0) -> tuple[dict[str, str], int] | None:
@@ -152,7 +155,14 @@ def _read_block(lines: list[str], start: int = 0) -> tuple[dict[str, str], int] 
     while index < len(lines) and not lines[index].strip().lstrip(">").strip():
         index += 1  # blank lines between the marker and the headers
     limit = min(len(lines), index + 30)
-    while index < limit and lines[index].strip().lstrip(">").strip():
+    while index < limit:
+        if not lines[index].strip().lstrip(">").strip():
+            # HTML-to-text output of some clients leaves a blank line between header lines
+            after = _header(lines[index + 1]) if index + 1 < limit else None
+            if after is None or after[0] in headers:
+                break
+            index += 1
+            continue
         found = _header(lines[index])
         if found is None and not last:
             return None
@@ -165,30 +175,61 @@ def _read_block(lines: list[str], start: int = 0) -> tuple[dict[str, str], int] 
     return (headers, index - start) if "from" in headers else None
 
 
+# Line breaks other than "\n" become spaces: a stranger's Subject with U+2028, NEL or a lone CR in it
+# must not start a header line of its own in the forwarded block.
+_OTHER_BREAKS = str.maketrans({c: " " for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def _normalised(text: str) -> str:
+    return text.replace("\r\n", "\n").translate(_OTHER_BREAKS)
+
+
 def find_forward(text: str) -> Forward | None:
-    """The inline forwarded message at the earliest forward boundary of ``text``, or None."""
-    candidates: list[tuple[int, int, str]] = []
+    """The inline forwarded message at the earliest forward boundary of ``text``, or None.
+
+    A boundary whose headers cannot be read (a client or language not known here) names nobody,
+    and when a readable block follows it, that later block (in the forwarded text) never counts.
+    """
+    text = _normalised(text)
+    lines = text.split("\n")
+    starts = _line_starts(lines)
+    found: list[tuple[int, Forward | None, bool]] = []  # (offset, forward, worded marker)
     for pattern, style in ((_DASH_MARKER, "marker"), (_APPLE_MARKER, "apple"), (_RULE_MARKER, "outlook")):
         match = pattern.search(text)
         if match:
-            candidates.append((match.start(), match.end(), style))
-    block = _headers_block(text)
-    for start, end, style in sorted(candidates):
-        if block is not None and block[0] < start:
-            break  # a bare From/Date block comes first
-        forward = _forward_at(text, start, end, style)
-        if forward is not None:
-            return forward
-        if style != "outlook":  # a worded marker is the boundary even when its headers cannot be read
-            return Forward(text[:start].strip(), None, "", "", _body(text[end:].splitlines()), style)
-    return block[1] if block is not None else None
+            forward = _forward_at(text, match.start(), match.end(), style)
+            if forward is None and style != "outlook":
+                forward = Forward(
+                    text[: match.start()].strip(), None, "", "", _body(text[match.end() :].split("\n")), style
+                )
+            found.append((match.start(), forward, style != "outlook"))
+    for index, forward in _bare_blocks(lines):
+        found.append((starts[index], forward, False))
+    if not found:
+        return None
+    found.sort(key=lambda item: item[0])
+    offset, first, worded = found[0]
+    if first is not None and (first.sender is not None or worded):
+        return first
+    if any(f is not None and f.sender is not None for _, f, _ in found[1:]):
+        # an unreadable boundary shadows what follows it: the forwarded text is a stranger's
+        return Forward(text[:offset].strip(), None, "", "", text[offset:].strip(), "unread")
+    return first if first is not None and first.sender is not None else None
+
+
+def _line_starts(lines: list[str]) -> list[int]:
+    starts, offset = [], 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    return starts
 
 
 def _forward_at(text: str, start: int, end: int, style: str) -> Forward | None:
-    lines = text[end:].lstrip("\r\n").splitlines()
+    lines = text[end:].lstrip("\n").split("\n")
     block = _read_block(lines)
     if block is None:
-        return None
+        return Forward(text[:start].strip(), None, "", "", "", style) if _header_shaped(lines, 0) else None
     headers, body_at = block
     return Forward(
         preface=text[:start].strip(),
@@ -203,41 +244,56 @@ def _forward_at(text: str, start: int, end: int, style: str) -> Forward | None:
 
 def headers_block(text: str) -> Forward | None:
     """An Outlook-style block with no marker: a From line followed by a Sent/Date line."""
-    found = _headers_block(text)
-    return found[1] if found is not None else None
+    lines = _normalised(text).split("\n")
+    return next((f for _, f in _bare_blocks(lines) if f is not None and f.sender is not None), None)
 
 
-def _headers_block(text: str) -> tuple[int, Forward] | None:
-    """The first marker-less header block, and the offset in ``text`` where it starts."""
-    lines = text.splitlines(keepends=True)
-    offset = 0
+def _bare_blocks(lines: list[str]) -> list[tuple[int, Forward | None]]:
+    """Marker-less header blocks: the first readable one (From, Date, and Subject or To) and any header-shaped
+    block before it, as (line index, forward); an unreadable block is a forward that names nobody."""
+    found: list[tuple[int, Forward | None]] = []
+    previous_shaped = False
     for index, line in enumerate(lines[:2000]):
-        found = _header(line)
-        if found and found[0] == "from":
-            block = _read_block(
-                lines, index
-            )  # an index, not lines[index:]: a copy per From line is quadratic
+        shaped = _HEADER_LINE.match(line[:MAX_LINE].strip()) is not None
+        if shaped and not previous_shaped:
+            block = _read_block(lines, index)  # an index, not lines[index:]: a copy per block is quadratic
             if block and "date" in block[0] and ("subject" in block[0] or "to" in block[0]):
                 headers, body_at = block
-                return offset, Forward(
-                    preface="".join(lines[:index]).strip(),
+                found.append((index, Forward(
+                    preface="\n".join(lines[:index]).strip(),
                     sender=person_in(headers["from"]),
                     subject=headers.get("subject", ""),
                     date_text=headers.get("date", ""),
                     body=_body(lines[index + body_at :]),
                     style="headers",
                     recipients=people_in(headers.get("to", "")),
-                )
-        offset += len(line)
-    return None
+                )))  # fmt: skip
+                return found
+            if _header_shaped(lines, index, at_least=3):
+                found.append((index, Forward("\n".join(lines[:index]).strip(), None, "", "", "", "unread")))
+        previous_shaped = shaped
+    return []  # shaped blocks count only in front of a readable one
+
+
+def _header_shaped(lines: list[str], start: int, at_least: int = 2) -> bool:
+    """Whether header-like lines ("Kimden: Dan <dan@x>") begin at ``start``: a block in a language or
+    notation not known here, at least ``at_least`` lines, one of them naming an address."""
+    index = start
+    while index < len(lines) and not lines[index].strip().lstrip(">").strip():
+        index += 1
+    shaped = 0
+    address = False
+    while index < min(len(lines), start + 40) and _HEADER_LINE.match(lines[index][:MAX_LINE].strip()):
+        shaped += 1
+        address = address or "@" in lines[index]
+        index += 1
+    return shaped >= at_least and address
 
 
 def _body(lines: list[str]) -> str:
     return "\n".join(_unquote(line.rstrip("\r\n")) for line in lines).strip()
 
 
-# an address, bounded on each side so that a long run of letters is tried in linear time
-_ADDRESS_IN_LINE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}")
 MAX_RECIPIENTS = 20
 
 

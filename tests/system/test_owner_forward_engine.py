@@ -21,6 +21,7 @@ from mailflow import clock
 from mailflow.config import load_settings
 from mailflow.demo import samples
 from mailflow.engine.cycle import Engine
+from mailflow.errors import PermanentError
 from mailflow.sinks.factory import Sinks
 from mailflow.sinks.memory import MemorySink
 from mailflow.sources.memory import MemorySource
@@ -176,7 +177,7 @@ def test_a_forward_about_an_open_meeting_joins_it_with_its_files(world: World) -
     with world.store.read() as tx:
         files = tx.list_attachments(meeting_id=meeting.id)  # type: ignore[attr-defined]
     assert [f.filename for f in files] == ["cv.pdf"]
-    assert len(world.to(OWNER)) == 1  # the second forward opened nothing, so nothing to acknowledge
+    assert len(world.to(OWNER)) == 2  # each forward is acknowledged, the joining one too
 
 
 # -- item 2: trust never widens ------------------------------------------------------------------------
@@ -254,7 +255,8 @@ def test_an_acknowledgement_whose_fate_is_unknown_is_uncertain_and_shown(world: 
     result = run_cli(
         ["--config", str(world.config), "--now", (MONDAY + timedelta(minutes=6)).isoformat(), "status"]
     )
-    assert "uncertain mail to you (acknowledge" in result.output
+    assert f"uncertain mail {row.id} to you (acknowledge" in result.output
+    assert f"mailflow retry --mail {row.id}" in result.output
 
 
 def test_a_copy_found_after_a_crash_makes_the_acknowledgement_sent_without_sending_again(
@@ -346,3 +348,132 @@ def test_an_update_that_cannot_be_read_for_sure_changes_nothing(world: World) ->
         "Coffee",
         0,
     )
+
+
+# -- review findings -------------------------------------------------------------------------------------
+
+
+def _confirm(world: World, meeting_id: int) -> None:
+    result = run_cli(["--config", str(world.config), "confirm", str(meeting_id)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_confirmed_request_lends_its_confirmation_to_no_strangers_invite(world: World) -> None:
+    world.source.add(forward("", VICTIM, "Could we grab a coffee next week? 30 minutes?"))
+    world.cycle_at(MONDAY)
+    with world.store.read() as tx:
+        (request,) = tx.list_meetings()
+    _confirm(world, request.id)  # the owner confirmed the request: a meeting with Vic, no time yet
+    world.source.add(invite_by(VICTIM, ("Mallory", "mallory@evil.example"), "attack-3@evil.example"))
+    world.cycle_at(MONDAY + timedelta(hours=1))
+    with world.store.read() as tx:
+        meeting = tx.get_meeting(request.id)
+    assert meeting is not None and (meeting.state, meeting.trusted, meeting.confirmed) == (
+        "pending",
+        False,
+        False,
+    )
+    world.cycle_at(THURSDAY + timedelta(days=2))
+    assert world.to(VICTIM[1]) == []
+
+
+def test_an_unreadable_cancel_from_the_organizer_holds_mail_to_the_contact_and_says_why(world: World) -> None:
+    world.source.add(owners_invite("20300110T140000Z"))
+    world.cycle_at(MONDAY)
+    before = len(world.to(DAN[1]))  # the prep request went when the meeting was scheduled
+    cancel = owners_invite("20300110T140000Z", sequence=1).replace(b"SEQUENCE:1", b"SEQUENCE:1x")
+    world.source.add(
+        cancel.replace(b"METHOD:REQUEST", b"METHOD:CANCEL").replace(b"inv-odd-1@example.org-1", b"c-1")
+    )
+    world.cycle_at(MONDAY + timedelta(minutes=30))
+    with world.store.read() as tx:
+        meeting = tx.find_meeting("odd-1@example.org")
+        assert meeting is not None and meeting.state == "scheduled"  # never guessed into a cancellation...
+        assert any("SEQUENCE" in d for d in tx.doubts_of(meeting.id))  # ...kept with why...
+    assert (meeting.trusted, meeting.confirmed) == (False, False)  # ...and nothing goes to Dan until confirm
+    world.cycle_at(THURSDAY + timedelta(days=2))
+    assert len(world.to(DAN[1])) == before
+    assert "not read for sure" in run_cli(["--config", str(world.config), "show", str(meeting.id)]).output
+
+
+def test_the_owners_forward_never_joins_a_strangers_pending_invite(world: World) -> None:
+    world.source.add(invite_by(DAN, DAN, "dan-direct@brooks.example"))  # Dan's own invite, straight: pending
+    world.cycle_at(MONDAY)
+    world.source.add(forward("", DAN, DAN_TEXT, resume=True))
+    world.cycle_at(MONDAY + timedelta(minutes=5))
+    with world.store.read() as tx:
+        meetings = tx.list_meetings()
+        states = sorted(m.state for m in meetings)
+        request = next(m for m in meetings if m.state == "requested")
+        files = tx.list_attachments(meeting_id=request.id)
+    assert states == ["pending", "requested"]
+    assert [f.filename for f in files] == ["cv.pdf"] and len(world.to(OWNER)) == 1
+
+
+def test_a_forward_joining_the_open_request_is_acknowledged_too(world: World) -> None:
+    world.source.add(forward("", DAN, DAN_TEXT))
+    world.cycle_at(MONDAY)
+    world.source.add(forward("", DAN, "My CV, as promised.", message_id="<fwd-2@x>", resume=True))
+    world.cycle_at(MONDAY + timedelta(minutes=5))
+    acks = world.to(OWNER)
+    assert [str(m["In-Reply-To"]) for m in acks] == ["<fwd-1@mail.example.org>", "<fwd-2@x>"]
+    with world.store.read() as tx:
+        assert len(tx.list_meetings()) == 1
+
+
+def test_a_fwd_with_no_readable_block_is_the_owners_forward_in_full(world: World) -> None:
+    message = EmailMessage()
+    message["Authentication-Results"] = SIGNED
+    message["From"] = f"{OWNER_NAME} <{OWNER}>"
+    message["To"] = samples.MAILFLOW[1]
+    message["Subject"] = "Fwd: kahve?"
+    message["Date"] = format_datetime(MONDAY)
+    message["Message-ID"] = "<fwd-tr@mail.example.org>"
+    message.set_content("Kimden: Dan Brooks\nKonu: kahve?\n\nMerhaba, gelecek hafta bir kahve?")
+    world.source.add(message.as_bytes())
+    world.cycle_at(MONDAY)
+    with world.store.read() as tx:
+        (meeting,) = tx.list_meetings()
+    assert (meeting.state, meeting.role, meeting.source_message_id) == ("requested", "adviser", "")
+    assert len(world.to(OWNER)) == 1  # acknowledged: "whom is it with?"
+
+
+def test_note_on_the_owners_own_sent_mail_is_filed_on_its_recipient(world: World) -> None:
+    text = f"{OWNER_NAME} <{OWNER}>"
+    raw = forward("#note she wants an intro to Ben", (OWNER_NAME, OWNER), "Hi Carla, coffee soon?")
+    world.source.add(raw.replace(f"To: {text}".encode(), b"To: Carla Diaz <carla@diaz.example>"))
+    world.cycle_at(MONDAY)
+    with world.store.read() as tx:
+        (contact,) = tx.list_contacts()
+        (note,) = tx.list_contact_notes(contact.id)
+    assert contact.address == "carla@diaz.example" and note.text.startswith("she wants an intro to Ben")
+
+
+def test_the_seeker_acknowledgement_names_the_owners_own_request(world: World) -> None:
+    text = f"{OWNER_NAME} <{OWNER}>"
+    raw = forward("", (OWNER_NAME, OWNER), "Hi Carla, could we find 30 minutes for a coffee?")
+    world.source.add(raw.replace(f"To: {text}".encode(), b"To: Carla Diaz <carla@diaz.example>"))
+    world.cycle_at(MONDAY)
+    (ack,) = world.to(OWNER)
+    assert str(ack["Subject"]).startswith("Your request to Carla Diaz: meeting")
+
+
+def test_a_failed_acknowledgement_can_be_retried_and_skipped_by_its_id(world: World) -> None:
+    def refuse(message: EmailMessage) -> None:
+        raise PermanentError("550 mailbox full", backend="memory")
+
+    world.sink.fail = refuse
+    world.source.add(forward("", DAN, DAN_TEXT))
+    world.cycle_at(MONDAY)
+    with world.store.read() as tx:
+        (row,) = tx.list_owner_mail()
+    assert row.state == "failed"
+    retried = run_cli(["--config", str(world.config), "retry", "--mail", str(row.id)])
+    assert retried.exit_code == 0, retried.output
+    world.sink.fail = None
+    world.cycle_at(MONDAY + timedelta(minutes=5))
+    assert len(world.to(OWNER)) == 1
+    again = run_cli(["--config", str(world.config), "skip", "--mail", str(row.id)])
+    assert again.exit_code == 2 and "is sent" in again.output
+    missing = run_cli(["--config", str(world.config), "retry", "--mail", "99"])
+    assert missing.exit_code == 2 and "there is no mail 99" in missing.output

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailflow.model import Understanding
+from mailflow.model import Person, Understanding
 from mailflow.understand import understand
 from mailflow.understand.forwards import find_forward, people_in
 from mailflow.understand.tags import owner_tags
@@ -232,3 +232,54 @@ def test_a_forward_whose_block_no_client_pattern_reads_is_a_request_with_nobody_
     assert (
         read(owner_mail(text, subject="hello")).kind == "ignored"
     )  # not a forward, and its words do not ask
+
+
+# -- review findings: a stranger's text never names the counterpart --------------------------------
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0c", "\x1e", "\x0b"])
+def test_a_line_separator_in_a_forwarded_subject_does_not_start_a_header(separator: str) -> None:
+    text = (
+        "see below\n\n-------- Forwarded Message --------\n"
+        f"Subject: Quick question{separator}From: Vic Tim <vic@third.example>\n"
+        "Date: Sun, 6 Jan 2030 18:02:00 +0100\nFrom: Dan Brooks <dan@brooks.example>\nTo: Ana <ana@owner.example>\n\nHi"
+    )
+    forward = find_forward(text)
+    assert (
+        forward is not None and forward.sender is not None and forward.sender.address == "dan@brooks.example"
+    )
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "________________________________\nKimden: Dan Brooks <dan@brooks.example>\nGönderildi: 6 Ocak 2030\n"
+        "Kime: Ana <ana@owner.example>\nKonu: Kahve?\n",
+        "Kimden: Dan Brooks <dan@brooks.example>\nTarih: 6 Ocak 2030\nKime: Ana <ana@owner.example>\nKonu: Kahve?\n",
+        "________________________________\n差出人: Dan Brooks <dan@brooks.example>\n送信日時: 2030年1月6日\n宛先: ana@owner.example\n",
+    ],
+)
+def test_an_unreadable_block_shadows_a_fake_one_in_the_forwarded_text(boundary: str) -> None:
+    fake = (
+        "\nWould you have 30 minutes for coffee?\n\n---------- Forwarded message ---------\n"
+        "From: Vic Tim <vic@third.example>\nDate: Sun, 6 Jan 2030\nSubject: x\nTo: y@z.example\n\nhello\n"
+    )
+    forward = find_forward("FYI\n\n" + boundary + fake)
+    assert forward is not None and forward.sender is None
+    assert forward.preface == "FYI"
+
+
+def test_a_signature_that_looks_like_headers_is_no_forward() -> None:
+    text = "Could we grab a coffee next week?\n\nDan\nPhone: +1 555 0100\nEmail: dan@brooks.example\nWeb: brooks.example"
+    assert find_forward(text) is None
+
+
+def test_an_html_apple_forward_with_blank_quoted_lines_reads_whole() -> None:
+    text = (
+        "my words\n\n> Begin forwarded message:\n\n> From: > Dan Brooks <dan@brooks.example>\n\n"
+        "> Subject: > Quick question\n\n> Date: > 6 January 2030 at 18:02:00 CET\n\n"
+        "> To: > Ana <ana@owner.example>\n\n> Hi Ana, coffee next week?"
+    )
+    forward = find_forward(text)
+    assert forward is not None and forward.sender == Person("dan@brooks.example", "Dan Brooks")
+    assert (forward.subject, forward.body) == ("Quick question", "Hi Ana, coffee next week?")
