@@ -13,6 +13,7 @@ RANKS = {
     "daemon": 5,
     "demo": 5,
     "engine": 4,
+    "owners": 4,  # the owner as a record: the store and the settings, seen per owner
     "sources": 3,
     "sinks": 3,
     "store": 3,

@@ -42,6 +42,7 @@ class State:
     config_path: Path | None = None
     overrides: list[str] = field(default_factory=list)
     settings: Settings | None = None
+    owner_id: int = 1  # whose records the commands show and change (owner 1: the configuration's [owner])
 
 
 state = State()
@@ -124,6 +125,9 @@ def main_options(
     now: str | None = typer.Option(
         None, "--now", help="Start the clock at this ISO 8601 instant (also MAILFLOW_NOW)."
     ),
+    owner: int = typer.Option(
+        1, "--owner", min=1, help="Whose records: owner 1 is the configuration's [owner] (the default)."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error."),
     log_format: str = typer.Option("text", "--log-format", help="text (human-readable) or json."),
     version: bool = typer.Option(
@@ -132,6 +136,7 @@ def main_options(
 ) -> None:
     """Runs the informational-interview routine for you, by e-mail."""
     state.config_path, state.overrides, state.settings = config, list(set_), None
+    state.owner_id = owner
     try:
         if now:
             clock.set_now(now)
@@ -152,4 +157,5 @@ def main_options(
 def configure_for_tests() -> None:
     """Reset global state between CliRunner invocations."""
     state.config_path, state.overrides, state.settings = None, [], None
+    state.owner_id = 1
     logging.getLogger("mailflow").handlers.clear()

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mailflow.cli.app import settings
+from mailflow.cli.app import settings, state
 from mailflow.errors import UsageError
+from mailflow.owners import settings_for, sync_owner
 from mailflow.store import Store
 from mailflow.store.rows import ContactRow, MeetingRow
 from mailflow.store.store import StoreTx
@@ -16,9 +17,22 @@ from mailflow.store.store import StoreTx
 
 @contextmanager
 def open_store() -> Iterator[Store]:
-    """The configured database, migrated; closed afterwards."""
-    store = Store.open(settings().database_url())
+    """The configured database, migrated, scoped to the chosen owner (``--owner``); closed afterwards.
+
+    The configuration's ``[owner]`` is written into owner 1's record first; with another owner the
+    settings the command reads are that owner's (their zone, name, templates).
+    """
+    config = settings()
+    store = Store.open(config.database_url(), owner_id=state.owner_id)
     try:
+        sync_owner(store, config)
+        with store.read() as tx:
+            owner = tx.get_owner(state.owner_id)
+        if owner is None:
+            raise UsageError(
+                f"there is no owner {state.owner_id} in {store.url}; owner 1 is the configuration's"
+            )
+        state.settings = settings_for(config, owner)
         yield store
     finally:
         store.close()

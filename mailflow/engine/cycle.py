@@ -30,6 +30,7 @@ from mailflow.engine.planning import PlanSummary, plan_all
 from mailflow.engine.retention import expire_daily
 from mailflow.engine.series import SeriesSummary, advance_series
 from mailflow.errors import BackendError, MailflowError, StoreError
+from mailflow.owners import settings_for, sync_owner
 from mailflow.playbook import PlaybookConfig
 from mailflow.sinks.factory import Sinks, build_sinks
 from mailflow.sources.base import MailSource, open_source
@@ -67,6 +68,9 @@ class Engine:
         dry_run: bool = False,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
+        sync_owner(store, settings)  # the configuration's [owner] is owner 1's record
+        with store.read() as tx:
+            settings = settings_for(settings, tx.owner())  # what this engine does, it does as that owner
         self.settings, self.store, self.dry_run = settings, store, dry_run
         self.playbook = PlaybookConfig.from_settings(settings)
         self.source = source or open_source(settings)

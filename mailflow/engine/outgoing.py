@@ -22,8 +22,9 @@ from mailflow.compose.outgoing import Outgoing, compose_step
 from mailflow.config import Settings
 from mailflow.engine.planning import occurrence_notes, occurrence_of
 from mailflow.errors import PermanentError
+from mailflow.owners import CONFIGURED
 from mailflow.store import ContactRow, MeetingRow, StepRow, Store, StoreTx
-from mailflow.store.rows import NoteRow
+from mailflow.store.rows import NoteRow, OwnerRow
 
 
 def new_message_id(settings: Settings) -> str:
@@ -88,7 +89,7 @@ def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
     contact = tx.get_contact(meeting.counterpart_id) if meeting.counterpart_id is not None else None
     source = meeting.source_message_id.strip()
     context = ComposeContext(
-        owner=owner_info(settings),
+        owner=owner_info(settings, tx.get_owner(meeting.owner_id)),
         contact=contact_info(contact, meeting),
         meeting=meeting_info(tx, meeting, with_notes=False),
         role=_role(meeting.role),
@@ -99,10 +100,15 @@ def gather(tx: StoreTx, step: StepRow, settings: Settings) -> StepInputs:
     return StepInputs(step, meeting, contact, context, source, (source,) if source else ())
 
 
-def owner_info(settings: Settings) -> OwnerInfo:
-    owner = settings.owner
-    address = owner.addresses[0] if owner.addresses else ""
-    return OwnerInfo(name=owner.name, address=address, timezone=owner.timezone, story=owner.story)
+def owner_info(settings: Settings, owner: OwnerRow | None = None) -> OwnerInfo:
+    """The owner a mail is written for: the meeting's owner's record; owner 1's record is the configuration's
+    ``[owner]`` (written at every start), so for owner 1 the settings are read, as before any record existed."""
+    if owner is not None and owner.id != CONFIGURED:
+        address = owner.addresses[0] if owner.addresses else ""
+        return OwnerInfo(name=owner.name, address=address, timezone=owner.timezone, story=owner.story)
+    section = settings.owner
+    address = section.addresses[0] if section.addresses else ""
+    return OwnerInfo(name=section.name, address=address, timezone=section.timezone, story=section.story)
 
 
 def contact_info(contact: ContactRow | None, meeting: MeetingRow) -> ContactInfo:

@@ -238,7 +238,7 @@ def _acknowledged(
         return None
     contact = tx.get_contact(meeting.counterpart_id) if meeting.counterpart_id is not None else None
     ctx = ComposeContext(
-        owner=owner_info(settings),
+        owner=owner_info(settings, tx.get_owner(meeting.owner_id)),
         contact=contact_info(contact, meeting),
         meeting=meeting_info(tx, meeting, with_notes=False),
         role="seeker" if meeting.role == "seeker" else "adviser",

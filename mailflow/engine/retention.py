@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mailflow.config import Settings, parse_keep
 from mailflow.engine.attachments import SUBFOLDER
@@ -108,8 +108,14 @@ def _expire(
         return []
     done: list[ExpiredFile] = []
     for path, rows in sorted(expired.items()):  # a newer row of the same file (sent again) keeps it
+        ids = [r.id for r in rows]
+        # files are stored by content: another owner's row may hold the same bytes; this owner's rows
+        # stop pointing at it, and the file goes when the last owner's rows expire
+        shared = tx.connection.execute(
+            select(attachments.c.id).where(attachments.c.path == path, attachments.c.id.not_in(ids)).limit(1)
+        ).first()
         try:
-            removed = _remove(folder, path, rows)
+            removed = False if shared is not None else _remove(folder, path, rows)
         except OSError as exc:
             log.warning(
                 "could not delete %s (%s): %s; tried again tomorrow",
@@ -118,7 +124,6 @@ def _expire(
                 exc.strerror or type(exc).__name__,
             )
             continue
-        ids = [r.id for r in rows]
         # the path is emptied only after the file is gone: a crash in between leaves a row that
         # points at nothing, which the next run marks (the file counts as already removed)
         tx.connection.execute(update(attachments).where(attachments.c.id.in_(ids)).values(path=""))
@@ -140,7 +145,9 @@ def _expire(
             _names(rows),
             _owners(rows),
             setting,
-            "" if removed else "; the file was already gone",
+            ""
+            if removed
+            else ("; the file stays for another owner" if shared else "; the file was already gone"),
         )
         done.append(
             ExpiredFile(

@@ -16,7 +16,9 @@ from mailflow.store.rows import (
     MessageData,
     MessageRow,
     NoteRow,
+    OwnerData,
     OwnerMailRow,
+    OwnerRow,
     StepRow,
 )
 from mailflow.store.store import Store, StoreTx
@@ -31,7 +33,9 @@ __all__ = [
     "MessageData",
     "MessageRow",
     "NoteRow",
+    "OwnerData",
     "OwnerMailRow",
+    "OwnerRow",
     "SchemaStatus",
     "StepRow",
     "Store",

@@ -32,11 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Index, MetaData, Table, func, inspect, select, text
 
 from mailflow import clock
 from mailflow.errors import StoreError
-from mailflow.store import schema, schema_v1
+from mailflow.store import schema, schema_frozen
 from mailflow.store.engine import BEGIN_OPTION
 
 #: any constant: the key of the PostgreSQL advisory lock held while migrating
@@ -73,7 +73,7 @@ class SchemaStatus:
 
 
 def _v1_initial(connection: Connection) -> None:
-    schema_v1.metadata.create_all(connection, tables=list(schema_v1.V1_TABLES))
+    schema_frozen.metadata.create_all(connection, tables=list(schema_frozen.V1_TABLES))
 
 
 def _v2_meeting_series(connection: Connection) -> None:
@@ -86,8 +86,53 @@ def _v3_intake_attempts(connection: Connection) -> None:
 
 def _v4_contact_notes_owner_mail(connection: Connection) -> None:
     schema.contact_notes.create(connection)
-    schema.owner_mail.create(connection)
+    schema_frozen.owner_mail_v4.create(connection)
     schema.meeting_doubts.create(connection)
+
+
+def _v5_owners(connection: Connection) -> None:
+    """Owners as rows: owner 1 stands for today's ``[owner]`` (its values are written at every start),
+    and every contact, meeting, message and mail to the owner is owner 1's."""
+    schema.owners.create(connection)
+    now = clock.now()
+    connection.execute(schema.owners.insert().values(id=1, created_at=now, updated_at=now))
+    resume_ids(connection, "owners")
+    added = ["messages", "owner_mail"]
+    if connection.dialect.name == "sqlite":  # a UNIQUE changes: the table is rebuilt (foreign keys off)
+        rebuild(connection, schema.contacts, {**_same(schema.contacts), "owner_id": "1"})
+        rebuild(connection, schema.meetings, {**_same(schema.meetings), "owner_id": "1"})
+    else:
+        added += ["contacts", "meetings"]
+    for name in added:
+        connection.execute(
+            text(f"ALTER TABLE {name} ADD COLUMN owner_id INTEGER NOT NULL DEFAULT 1 REFERENCES owners (id)")
+        )
+        _owner_index(schema.metadata.tables[name]).create(connection)
+    if connection.dialect.name != "sqlite":
+        for name, old, columns in (
+            ("contacts", "uq_contacts_address", "owner_id, address"),
+            ("meetings", "uq_meetings_ical_uid_recurrence_id", "owner_id, ical_uid, recurrence_id"),
+        ):
+            new = f"uq_{name}_" + columns.replace(", ", "_")
+            connection.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {old}"))
+            connection.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {new} UNIQUE ({columns})"))
+
+
+def _owner_index(table: Table) -> Index:
+    return next(i for i in table.indexes if [c.name for c in i.columns] == ["owner_id"])
+
+
+def resume_ids(connection: Connection, table: str) -> None:
+    """After rows were inserted with their ids given, PostgreSQL's sequence must go on after the largest."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        )
+
+
+def _same(table: Table) -> dict[str, str]:
+    """Each column of ``table`` copied from the column of the same name."""
+    return {column.name: f'"{column.name}"' for column in table.columns}
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -100,6 +145,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "contact_notes, owner_mail, meeting_doubts: notes about a person, mail to the owner, why a meeting waits",
         _v4_contact_notes_owner_mail,
+    ),
+    Migration(
+        5,
+        "owners: the owner as a record; contacts, meetings, messages and owner mail are an owner's",
+        _v5_owners,
+        rebuilds=True,
     ),
 )
 LATEST = MIGRATIONS[-1].version
@@ -130,7 +181,11 @@ def rebuild(connection: Connection, table: Table, copied: dict[str, str]) -> Non
     old one (usually its own name; a new column's default value).  Indexes are
     made again by their own names.  Run only in a migration with ``rebuilds=True``.
     """
-    temporary = table.to_metadata(MetaData(naming_convention=schema.NAMING), name=f"_new_{table.name}")
+    holder = MetaData(naming_convention=schema.NAMING)
+    for other in table.metadata.sorted_tables:  # what its foreign keys refer to
+        if other is not table:
+            other.to_metadata(holder)
+    temporary = table.to_metadata(holder, name=f"_new_{table.name}")
     for index in list(temporary.indexes):  # made again after the rename, under their real names
         temporary.indexes.discard(index)
     temporary.create(connection)

@@ -24,7 +24,7 @@ from sqlalchemy.sql import Select
 
 from mailflow import clock
 from mailflow.store.rows import StepRow
-from mailflow.store.schema import meetings, steps
+from mailflow.store.schema import contacts, meetings, steps
 
 T = TypeVar("T")
 
@@ -47,8 +47,20 @@ def normalise_address(address: str) -> str:
 class StepQueries:
     """Queries bound to ``connection``, inside a transaction opened by the Store."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, owner_id: int = 1) -> None:
         self.connection = connection
+        #: every query is about this owner's records (the store is the one place that scopes by owner)
+        self.owner_id = owner_id
+
+    def _mine(self, table: Table) -> Any:
+        """The condition that a row of ``table`` (contacts, meetings, messages, owner_mail) is this owner's."""
+        return table.c.owner_id == self.owner_id
+
+    def _my_meeting_ids(self) -> Any:
+        return select(meetings.c.id).where(meetings.c.owner_id == self.owner_id)
+
+    def _my_contact_ids(self) -> Any:
+        return select(contacts.c.id).where(contacts.c.owner_id == self.owner_id)
 
     # -- planning --------------------------------------------------------
     def plan_step(
@@ -60,6 +72,7 @@ class StepQueries:
             "meeting_id": meeting_id, "step": step, "occurrence": occurrence, "due_at": due_at, "mode": mode,
             "state": "pending", "created_at": now, "updated_at": now,
         }  # fmt: skip
+        self._require_meeting(meeting_id)
         inserted = self._insert_ignore(steps, values, ["meeting_id", "step", "occurrence"])
         c = steps.c
         query = select(steps).where(c.meeting_id == meeting_id, c.step == step, c.occurrence == occurrence)
@@ -83,7 +96,11 @@ class StepQueries:
         self, meeting_id: int, reason: str, *, names: Iterable[str] | None = None
     ) -> int:
         """Cancel the meeting's pending steps (only ``names`` when given); how many were cancelled."""
-        where = and_(steps.c.meeting_id == meeting_id, steps.c.state == "pending")
+        where = and_(
+            steps.c.meeting_id == meeting_id,
+            steps.c.state == "pending",
+            steps.c.meeting_id.in_(self._my_meeting_ids()),
+        )
         if names is not None:
             where = and_(where, steps.c.step.in_(list(names)))
         stmt = update(steps).where(where).values(state="cancelled", reason=reason, updated_at=clock.now())
@@ -139,16 +156,30 @@ class StepQueries:
 
     # -- reading ---------------------------------------------------------
     def get_step(self, step_id: int) -> StepRow | None:
-        return self._step(self._first(select(steps).where(steps.c.id == step_id)))
+        return self._step(self._first(self._my_steps().where(steps.c.id == step_id)))
 
     def list_steps(self, meeting_id: int) -> list[StepRow]:
         c = steps.c
-        return self._steps(select(steps).where(c.meeting_id == meeting_id).order_by(c.due_at, c.id))
+        return self._steps(self._my_steps().where(c.meeting_id == meeting_id).order_by(c.due_at, c.id))
 
     def steps_in_state(self, *states: str) -> list[StepRow]:
         return self._steps(
-            select(steps).where(steps.c.state.in_(states)).order_by(steps.c.due_at, steps.c.id)
+            self._my_steps().where(steps.c.state.in_(states)).order_by(steps.c.due_at, steps.c.id)
         )
+
+    def _my_steps(self) -> Select[Any]:
+        return select(steps).where(steps.c.meeting_id.in_(self._my_meeting_ids()))
+
+    def _require_meeting(self, meeting_id: int) -> None:
+        """Refuse to write under another owner's meeting (a bug in the caller, never a user's error)."""
+        mine = self._first(select(meetings.c.id).where(meetings.c.id == meeting_id, self._mine(meetings)))
+        if mine is None:
+            raise LookupError(f"meeting {meeting_id} is not owner {self.owner_id}'s")
+
+    def _require_contact(self, contact_id: int) -> None:
+        mine = self._first(select(contacts.c.id).where(contacts.c.id == contact_id, self._mine(contacts)))
+        if mine is None:
+            raise LookupError(f"contact {contact_id} is not owner {self.owner_id}'s")
 
     def due_steps(self, now: datetime, *, limit: int | None = None) -> list[StepRow]:
         """Pending steps due by ``now`` (and past any backoff) of meetings not paused, earliest first.
@@ -159,7 +190,7 @@ class StepQueries:
         query = (
             select(steps)
             .join(meetings, meetings.c.id == c.meeting_id)
-            .where(c.state == "pending", c.due_at <= now, meetings.c.paused.is_(False))
+            .where(c.state == "pending", c.due_at <= now, meetings.c.paused.is_(False), self._mine(meetings))
             .where(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
             .order_by(c.due_at, c.id)
             .limit(limit)
@@ -171,30 +202,41 @@ class StepQueries:
         query = (
             select(steps)
             .join(meetings, meetings.c.id == steps.c.meeting_id)
-            .where(steps.c.state == "pending", meetings.c.paused.is_(False))
+            .where(steps.c.state == "pending", meetings.c.paused.is_(False), self._mine(meetings))
             .order_by(steps.c.due_at, steps.c.id)
         )
         return self._step(self._first(query))
 
     def count_steps_by_state(self) -> dict[str, int]:
-        query = select(steps.c.state, func.count()).group_by(steps.c.state)
+        query = (
+            select(steps.c.state, func.count())
+            .where(steps.c.meeting_id.in_(self._my_meeting_ids()))
+            .group_by(steps.c.state)
+        )
         return {state: int(count) for state, count in self.connection.execute(query).all()}
 
     def find_step_by_message_id(self, message_id: str) -> StepRow | None:
         return self._step(
-            self._first(select(steps).where(steps.c.message_id == message_id).order_by(steps.c.id))
+            self._first(self._my_steps().where(steps.c.message_id == message_id).order_by(steps.c.id))
         )
 
     # -- helpers ---------------------------------------------------------
     def _move(self, step_id: int, from_states: tuple[str, ...], **values: Any) -> bool:
-        where = and_(steps.c.id == step_id, steps.c.state.in_(from_states))
+        where = and_(
+            steps.c.id == step_id,
+            steps.c.state.in_(from_states),
+            steps.c.meeting_id.in_(self._my_meeting_ids()),
+        )
         stmt = update(steps).where(where).values(updated_at=clock.now(), **values)
         return self.connection.execute(stmt).rowcount == 1
 
     def _set(self, table: Table, row_id: int, *, stamp: bool = True, **values: Any) -> bool:
         if stamp:
             values["updated_at"] = clock.now()
-        stmt = update(table).where(table.c.id == row_id).values(**values)
+        where = table.c.id == row_id
+        if "owner_id" in table.c:
+            where = and_(where, self._mine(table))
+        stmt = update(table).where(where).values(**values)
         return self.connection.execute(stmt).rowcount == 1
 
     def _insert_ignore(self, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
@@ -210,7 +252,7 @@ class StepQueries:
         return self.connection.execute(stmt, values).first()
 
     def _by_id(self, table: Table, row_id: Any) -> Any:
-        return one(self._first(select(table).where(table.c.id == row_id)))
+        return one(self._first(select(table).where(table.c.id == row_id)))  # a row just written by this owner
 
     def _first(self, query: Select[Any]) -> Any:
         return self.connection.execute(query.limit(1)).first()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 
 from mailflow import clock
 from mailflow.model import MessageRef
@@ -27,7 +27,7 @@ class RecordQueries(StepQueries):
     # -- messages ------------------------------------------------------
     def record_message(self, data: MessageData) -> tuple[MessageRow, bool]:
         """Log a message; (row, True) when new, (the existing row, False) when its ref was seen."""
-        values = _message_values(data)
+        values = {**_message_values(data), "owner_id": self.owner_id}
         if data.ref is None:
             new_id = one(self.connection.execute(messages.insert().values(**values)).inserted_primary_key)[0]
             return one(self._message(self._first(select(messages).where(messages.c.id == new_id)))), True
@@ -44,13 +44,19 @@ class RecordQueries(StepQueries):
             c.uidvalidity == ref.uidvalidity,
             c.uid == ref.uid,
         )
-        return self._message(self._first(select(messages).where(where)))
+        return self._message(self._first(select(messages).where(where, self._mine(messages))))
 
     def get_message(self, message_row_id: int) -> MessageRow | None:
-        return self._message(self._first(select(messages).where(messages.c.id == message_row_id)))
+        return self._message(
+            self._first(select(messages).where(messages.c.id == message_row_id, self._mine(messages)))
+        )
 
     def find_messages_by_message_id(self, message_id: str) -> list[MessageRow]:
-        query = select(messages).where(messages.c.message_id == message_id).order_by(messages.c.id)
+        query = (
+            select(messages)
+            .where(messages.c.message_id == message_id, self._mine(messages))
+            .order_by(messages.c.id)
+        )
         return [MessageRow(**r._mapping) for r in self.connection.execute(query)]
 
     def recorded_message_ids(self, message_ids: Iterable[str]) -> set[str]:
@@ -59,12 +65,18 @@ class RecordQueries(StepQueries):
         c = messages.c
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
-            query = select(c.message_id).where(c.message_id.in_(chunk), c.direction == "in", c.error == "")
+            query = select(c.message_id).where(
+                c.message_id.in_(chunk), c.direction == "in", c.error == "", self._mine(messages)
+            )
             found.update(self.connection.scalars(query))
         return found
 
     def find_message_by_hash(self, content_hash: str) -> MessageRow | None:
-        query = select(messages).where(messages.c.content_hash == content_hash).order_by(messages.c.id)
+        query = (
+            select(messages)
+            .where(messages.c.content_hash == content_hash, self._mine(messages))
+            .order_by(messages.c.id)
+        )
         return self._message(self._first(query))
 
     def list_messages(
@@ -77,7 +89,9 @@ class RecordQueries(StepQueries):
     ) -> list[MessageRow]:
         """The message log, oldest first (by Date header, else when seen)."""
         c = messages.c
-        query = select(messages).order_by(func.coalesce(c.sent_at, c.seen_at), c.id)
+        query = (
+            select(messages).where(self._mine(messages)).order_by(func.coalesce(c.sent_at, c.seen_at), c.id)
+        )
         if errors_only:
             query = query.where(c.error != "")
         if meeting_id is not None:
@@ -93,7 +107,8 @@ class RecordQueries(StepQueries):
 
     def delete_message(self, message_row_id: int) -> bool:
         """Drop one log row (a retried message is recorded afresh)."""
-        return bool(self.connection.execute(delete(messages).where(messages.c.id == message_row_id)).rowcount)
+        where = and_(messages.c.id == message_row_id, self._mine(messages))
+        return bool(self.connection.execute(delete(messages).where(where)).rowcount)
 
     # -- messages being understood ---------------------------------------
     def bump_attempts(self, source: str, refs: Iterable[MessageRef]) -> dict[tuple[int, int], int]:
@@ -164,6 +179,7 @@ class RecordQueries(StepQueries):
 
     # -- notes, attachments ----------------------------------------------
     def add_note(self, meeting_id: int, text: str, *, source: str = "mail", message_id: str = "") -> NoteRow:
+        self._require_meeting(meeting_id)
         values = {
             "meeting_id": meeting_id,
             "text": text,
@@ -175,7 +191,11 @@ class RecordQueries(StepQueries):
         return NoteRow(**self._by_id(notes, new_id)._mapping)
 
     def list_notes(self, meeting_id: int) -> list[NoteRow]:
-        query = select(notes).where(notes.c.meeting_id == meeting_id).order_by(notes.c.created_at, notes.c.id)
+        query = (
+            select(notes)
+            .where(notes.c.meeting_id == meeting_id, notes.c.meeting_id.in_(self._my_meeting_ids()))
+            .order_by(notes.c.created_at, notes.c.id)
+        )
         return [NoteRow(**r._mapping) for r in self.connection.execute(query)]
 
     def add_attachment(
@@ -191,6 +211,10 @@ class RecordQueries(StepQueries):
         message_id: str = "",
     ) -> AttachmentRow:
         """Record a saved file; ``path`` is relative to the data folder."""
+        if meeting_id is not None:
+            self._require_meeting(meeting_id)
+        if contact_id is not None:
+            self._require_contact(contact_id)
         values = {
             "meeting_id": meeting_id, "contact_id": contact_id, "path": path, "filename": filename,
             "content_type": content_type, "size": size, "sha256": sha256, "message_id": message_id,
@@ -202,7 +226,16 @@ class RecordQueries(StepQueries):
     def list_attachments(
         self, *, meeting_id: int | None = None, contact_id: int | None = None
     ) -> list[AttachmentRow]:
-        query = select(attachments).order_by(attachments.c.created_at, attachments.c.id)
+        query = (
+            select(attachments)
+            .where(
+                or_(
+                    attachments.c.meeting_id.in_(self._my_meeting_ids()),
+                    attachments.c.contact_id.in_(self._my_contact_ids()),
+                )
+            )
+            .order_by(attachments.c.created_at, attachments.c.id)
+        )
         if meeting_id is not None:
             query = query.where(attachments.c.meeting_id == meeting_id)
         if contact_id is not None:

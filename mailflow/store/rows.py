@@ -7,9 +7,9 @@ outputs with their database ``id``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from mailflow.model import MessageRef
 
@@ -28,6 +28,7 @@ class ContactRow:
     last_reply_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    owner_id: int = 1  # whose contact: a person is a contact of each owner separately
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class MeetingRow:
     confirmed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    owner_id: int = 1
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class MessageRow:
     seen_at: datetime
     error: str
     location: str
+    owner_id: int = 1
 
 
 @dataclass(frozen=True)
@@ -215,3 +218,29 @@ class OwnerMailRow:
     sent_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    owner_id: int = 1
+
+
+@dataclass(frozen=True)
+class OwnerData:
+    """Who mailflow works for: what ``[owner]`` (and the owner's own drafts, templates and playbook) say.
+
+    Never a secret: passwords stay in the environment or a command.
+    """
+
+    name: str = ""
+    addresses: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    story: str = ""
+    availability: str = ""
+    default_role: str = ""  # "", "seeker" or "adviser"
+    drafts: dict[str, Any] = field(default_factory=dict)  # the drafts account, without its secrets
+    templates_folder: str = ""
+    playbook: dict[str, Any] = field(default_factory=dict)  # the owner's [playbook] overrides
+
+
+@dataclass(frozen=True)
+class OwnerRow(OwnerData):
+    id: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

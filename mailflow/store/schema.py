@@ -11,7 +11,7 @@ accepts only aware datetimes and returns aware UTC ones: the store's API never
 sees a naive datetime.
 
 These are the tables as they are now.  Migration 1 creates version 1's tables
-from their frozen copy in ``schema_v1.py`` (pinned by
+from their frozen copy in ``schema_frozen.py`` (pinned by
 ``tests/store/test_schema_snapshot.py``); a later change is a new table created
 by its own migration (``meeting_series``, migration 2), or a change to a table
 made by a migration that alters existing databases (``migrations.rebuild`` on
@@ -103,11 +103,30 @@ def _stamps() -> list[Column[Any]]:
     ]
 
 
+#: the people mailflow works for; owner 1 is the ``[owner]`` of the configuration (written at every start).
+#: Secrets never come here: passwords stay in the environment or a command.
+owners = Table(
+    "owners",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("addresses", Text, nullable=False, default="[]"),  # JSON list, lower case
+    Column("timezone", Clipped(64), nullable=False, default="UTC"),
+    Column("story", Text, nullable=False, default=""),
+    Column("availability", Text, nullable=False, default=""),
+    Column("default_role", Clipped(16), nullable=False, default=""),  # "", "seeker" or "adviser"
+    Column("drafts", Text, nullable=False, default="{}"),  # JSON: the drafts account, without secrets
+    Column("templates_folder", Text, nullable=False, default=""),
+    Column("playbook", Text, nullable=False, default="{}"),  # JSON: the owner's [playbook] overrides
+    *_stamps(),
+)
+
 contacts = Table(
     "contacts",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("address", Clipped(320), nullable=False, unique=True),
+    Column("owner_id", Integer, ForeignKey("owners.id"), nullable=False, default=1),
+    Column("address", Clipped(320), nullable=False),
     Column("name", Text, nullable=False, default=""),
     Column("names", Text, nullable=False, default=""),  # every display name seen, one per line
     Column("do_not_contact", Boolean, nullable=False, default=False),
@@ -115,12 +134,15 @@ contacts = Table(
     Column("timezone", Clipped(64), nullable=False, default=""),
     Column("last_reply_at", UTCDateTime, nullable=True),
     *_stamps(),
+    UniqueConstraint("owner_id", "address"),  # a person who told Ana to stop has not told Ben
+    Index(None, "owner_id"),
 )
 
 meetings = Table(
     "meetings",
     metadata,
     Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("owners.id"), nullable=False, default=1),
     Column("ical_uid", Clipped(1000), nullable=True),  # None: a plain request without an invite
     Column("recurrence_id", Clipped(64), nullable=False, default=""),  # "" for the series or a single event
     Column("sequence", BigInteger, nullable=False, default=0),
@@ -150,8 +172,9 @@ meetings = Table(
     Column("rescheduled_at", UTCDateTime, nullable=True),  # when its times last changed
     Column("confirmed_at", UTCDateTime, nullable=True),  # when the owner confirmed it
     *_stamps(),
-    UniqueConstraint("ical_uid", "recurrence_id"),
+    UniqueConstraint("owner_id", "ical_uid", "recurrence_id"),  # two owners invited to one event
     _one_of("state", MEETING_STATES, "state"),
+    Index(None, "owner_id"),
     _one_of("role", ("seeker", "adviser"), "role"),
     Index(None, "counterpart_id"),
     Index(None, "start_at"),
@@ -161,6 +184,7 @@ messages = Table(
     "messages",
     metadata,
     Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("owners.id"), nullable=False, default=1),
     # where it lives; all NULL for mail we sent (direction "out")
     Column("account", Clipped(1000), nullable=True),
     Column("folder", Clipped(1000), nullable=True),
@@ -185,6 +209,7 @@ messages = Table(
     Index(None, "message_id"),
     Index(None, "content_hash"),
     Index(None, "meeting_id"),
+    Index(None, "owner_id"),
 )
 
 cursors = Table(
@@ -311,6 +336,7 @@ owner_mail = Table(
     "owner_mail",
     metadata,
     Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("owners.id"), nullable=False, default=1),
     Column("kind", Clipped(32), nullable=False),  # "acknowledge"
     Column("key", Clipped(200), nullable=False),  # at most one mail per key, ever: "acknowledge:12"
     Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), nullable=True),
@@ -329,6 +355,7 @@ owner_mail = Table(
     _one_of("state", OWNER_MAIL_STATES, "state"),
     Index(None, "state", "due_at"),
     Index(None, "message_id"),
+    Index(None, "owner_id"),
 )
 
 #: the runner's bookkeeping; not part of any migration, so it is defined apart

@@ -38,19 +38,27 @@ class SeriesQueries(RecordQueries):
         return found
 
     def get_series(self, meeting_id: int) -> str | None:
-        query = select(meeting_series.c.calendar).where(meeting_series.c.meeting_id == meeting_id)
+        query = select(meeting_series.c.calendar).where(
+            meeting_series.c.meeting_id == meeting_id, meeting_series.c.meeting_id.in_(self._my_meeting_ids())
+        )
         found: str | None = self.connection.scalar(query)
         return found
 
     def overridden_occurrences(self, ical_uid: str) -> frozenset[str]:
         """The RECURRENCE-IDs of the series' occurrences that have a meeting row of their own."""
         c = meetings.c
-        query = select(c.recurrence_id).where(c.ical_uid == ical_uid, c.recurrence_id != "")
+        query = select(c.recurrence_id).where(
+            c.ical_uid == ical_uid, c.recurrence_id != "", self._mine(meetings)
+        )
         return frozenset(self.connection.scalars(query))
 
     def list_meetings_of_uid(self, ical_uid: str) -> list[MeetingRow]:
         """The series' row and its occurrences' own rows."""
-        query = select(meetings).where(meetings.c.ical_uid == ical_uid).order_by(meetings.c.id)
+        query = (
+            select(meetings)
+            .where(meetings.c.ical_uid == ical_uid, self._mine(meetings))
+            .order_by(meetings.c.id)
+        )
         return [MeetingRow(**r._mapping) for r in self.connection.execute(query)]
 
     def forget_series(self, meeting_id: int, calendar: str | None = None) -> bool:
@@ -69,6 +77,7 @@ class SeriesQueries(RecordQueries):
             select(meetings, meeting_series.c.calendar)
             .join(meeting_series, meeting_series.c.meeting_id == c.id)
             .where(c.recurring, c.state.in_(FOLLOWED_STATES), func.coalesce(c.end_at, c.start_at) < instant)
+            .where(self._mine(meetings))
             .order_by(c.id)
         )
         found = []
@@ -90,7 +99,7 @@ class SeriesQueries(RecordQueries):
         c = meetings.c
         stmt = (
             update(meetings)
-            .where(and_(c.id == meeting_id, c.start_at == was))
+            .where(and_(c.id == meeting_id, c.start_at == was, self._mine(meetings)))
             .values(start_at=start, end_at=end, updated_at=clock.now())
         )
         if self.connection.execute(stmt).rowcount != 1:

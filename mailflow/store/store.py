@@ -81,14 +81,16 @@ _INVITE_FIELDS = [
 class Store:
     """A database by URL.  ``Store(url)`` connects lazily; :meth:`open` also migrates."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, owner_id: int = 1) -> None:
         self.url = safe_url(url)
         self.engine: Engine = make_engine(url, busy_timeout=busy_timeout)
+        #: whose records its transactions read and write (owner 1: the configuration's ``[owner]``)
+        self.owner_id = owner_id
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout: float = 30.0) -> Store:
+    def open(cls, url: str, *, busy_timeout: float = 30.0, owner_id: int = 1) -> Store:
         """The store at ``url``, upgraded to the latest schema (StoreError if it is newer)."""
-        store = cls(url, busy_timeout=busy_timeout)
+        store = cls(url, busy_timeout=busy_timeout, owner_id=owner_id)
         store.upgrade()
         return store
 
@@ -116,6 +118,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def as_owner(self, owner_id: int) -> Store:
+        """The same database, its transactions scoped to ``owner_id`` (shares the engine; close this one only)."""
+        other = object.__new__(Store)
+        other.url, other.engine, other.owner_id = self.url, self.engine, owner_id
+        return other
+
     def __enter__(self) -> Store:
         return self
 
@@ -127,7 +135,7 @@ class Store:
         with self._errors("use"), self.engine.connect() as connection:
             connection = connection.execution_options(**{BEGIN_OPTION: mode})
             with connection.begin():
-                yield StoreTx(connection)
+                yield StoreTx(connection, self.owner_id)
 
     @contextmanager
     def _errors(self, verb: str) -> Iterator[None]:
@@ -152,8 +160,11 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         address, name, now = normalise_address(address), name.strip(), clock.now()
         if not address:
             raise ValueError("upsert_contact needs an e-mail address")
-        values = {"address": address, "name": name, "names": name, "created_at": now, "updated_at": now}
-        inserted = self._insert_returning(contacts, values, ["address"])
+        values = {
+            "owner_id": self.owner_id, "address": address, "name": name, "names": name, "created_at": now,
+            "updated_at": now,
+        }  # fmt: skip
+        inserted = self._insert_returning(contacts, values, ["owner_id", "address"])
         if inserted is not None:
             return _contact(inserted)
         self._merge_name(address, name, now)
@@ -165,20 +176,22 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
             return
         self.connection.execute(
             update(contacts)
-            .where(contacts.c.address == address)
+            .where(contacts.c.address == address, self._mine(contacts))
             .values(name=current.name or name, names="\n".join((*current.names, name)), updated_at=now)
         )
 
     def find_contact(self, address: str) -> ContactRow | None:
-        row = self._first(select(contacts).where(contacts.c.address == normalise_address(address)))
+        row = self._first(
+            select(contacts).where(contacts.c.address == normalise_address(address), self._mine(contacts))
+        )
         return None if row is None else _contact(row)
 
     def get_contact(self, contact_id: int) -> ContactRow | None:
-        row = self._first(select(contacts).where(contacts.c.id == contact_id))
+        row = self._first(select(contacts).where(contacts.c.id == contact_id, self._mine(contacts)))
         return None if row is None else _contact(row)
 
     def list_contacts(self, *, search: str = "") -> list[ContactRow]:
-        query = select(contacts).order_by(contacts.c.address)
+        query = select(contacts).where(self._mine(contacts)).order_by(contacts.c.address)
         if search:
             pattern = f"%{search.lower()}%"
             query = query.where(
@@ -212,14 +225,16 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         if contact is None:
             return []
         meeting_ids = list(
-            self.connection.scalars(select(meetings.c.id).where(meetings.c.counterpart_id == contact_id))
+            self.connection.scalars(
+                select(meetings.c.id).where(meetings.c.counterpart_id == contact_id, self._mine(meetings))
+            )
         )
         owned = or_(attachments.c.contact_id == contact_id, attachments.c.meeting_id.in_(meeting_ids))
         paths = list(self.connection.scalars(select(attachments.c.path).where(owned)))
         theirs = or_(
             messages.c.contact_id == contact_id,
             messages.c.meeting_id.in_(meeting_ids),
-            messages.c.sender == contact.address,
+            and_(messages.c.sender == contact.address, self._mine(messages)),
         )
         self.connection.execute(
             update(messages)
@@ -271,7 +286,8 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         if not data.ical_uid:
             raise ValueError("upsert_meeting needs an iCal UID; use create_request for a plain request")
         values = {**_invite_values(data), **_new_meeting_values(data), **_timeline_values(data, new=True)}
-        inserted = self._insert_returning(meetings, values, ["ical_uid", "recurrence_id"])
+        values["owner_id"] = self.owner_id
+        inserted = self._insert_returning(meetings, values, ["owner_id", "ical_uid", "recurrence_id"])
         if inserted is not None:  # one statement for a new meeting, the common case of a first sync
             return MeetingRow(**inserted._mapping), True
         applied = self._apply_if_newer(data)
@@ -284,7 +300,9 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
             newer = or_(
                 newer, and_(c.sequence == data.sequence, or_(c.dtstamp.is_(None), c.dtstamp < data.dtstamp))
             )
-        where = and_(c.ical_uid == data.ical_uid, c.recurrence_id == data.recurrence_id, newer)
+        where = and_(
+            c.ical_uid == data.ical_uid, c.recurrence_id == data.recurrence_id, newer, self._mine(meetings)
+        )
         values = {**_timeline_values(data, new=False), **_invite_values(data), **_owner_safe_values(data)}
         stmt = update(meetings).where(where).values(**values)
         return self.connection.execute(stmt).rowcount == 1
@@ -306,7 +324,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
             "ical_uid": None, "recurrence_id": "", "state": "requested", "summary": summary, "role": role,
             "counterpart_id": counterpart_id, "needs_counterpart": counterpart_id is None, "trusted": trusted,
             "source_message_id": source_message_id, "start_at": start_at, "end_at": end_at,
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "owner_id": self.owner_id,
         }  # fmt: skip
         new_id = self.connection.execute(meetings.insert().values(**values)).inserted_primary_key
         return one(self.get_meeting(int(one(new_id)[0])))
@@ -316,7 +334,12 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         c = meetings.c
         query = (
             select(meetings)
-            .where(c.counterpart_id == counterpart_id, c.ical_uid.is_(None), c.state == "requested")
+            .where(
+                c.counterpart_id == counterpart_id,
+                c.ical_uid.is_(None),
+                c.state == "requested",
+                self._mine(meetings),
+            )
             .order_by(c.created_at.desc(), c.id.desc())
         )
         return self._meeting(self._first(query))
@@ -332,7 +355,9 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         }  # fmt: skip
         if not data.trusted:  # nor its confirmation: the owner confirmed a request, not this invite
             values.update(confirmed=False, confirmed_at=None)
-        stmt = update(meetings).where(meetings.c.id == meeting_id, meetings.c.ical_uid.is_(None))
+        stmt = update(meetings).where(
+            meetings.c.id == meeting_id, meetings.c.ical_uid.is_(None), self._mine(meetings)
+        )
         timeline = _timeline_values(data, new=False)
         self.connection.execute(
             stmt.values({**timeline, **_invite_values(data), **_owner_safe_values(data), **values})
@@ -342,11 +367,17 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
     def find_meeting(self, ical_uid: str, recurrence_id: str = "") -> MeetingRow | None:
         c = meetings.c
         return self._meeting(
-            self._first(select(meetings).where(c.ical_uid == ical_uid, c.recurrence_id == recurrence_id))
+            self._first(
+                select(meetings).where(
+                    c.ical_uid == ical_uid, c.recurrence_id == recurrence_id, self._mine(meetings)
+                )
+            )
         )
 
     def get_meeting(self, meeting_id: int) -> MeetingRow | None:
-        return self._meeting(self._first(select(meetings).where(meetings.c.id == meeting_id)))
+        return self._meeting(
+            self._first(select(meetings).where(meetings.c.id == meeting_id, self._mine(meetings)))
+        )
 
     def list_meetings(
         self,
@@ -358,7 +389,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
     ) -> list[MeetingRow]:
         """Meetings by start time (those without one last), filtered."""
         c = meetings.c
-        query = select(meetings).order_by(c.start_at.is_(None), c.start_at, c.id)
+        query = select(meetings).where(self._mine(meetings)).order_by(c.start_at.is_(None), c.start_at, c.id)
         if contact_id is not None:
             query = query.where(c.counterpart_id == contact_id)
         if states is not None:
@@ -392,7 +423,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         c = meetings.c
         stmt = (
             update(meetings)
-            .where(c.id == meeting_id, c.state == "pending")
+            .where(c.id == meeting_id, c.state == "pending", self._mine(meetings))
             .values(
                 state="scheduled",
                 scheduled_at=func.coalesce(c.scheduled_at, clock.now()),
@@ -422,7 +453,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         if step is not None:
             return self.get_meeting(step.meeting_id)
         query = select(messages.c.meeting_id).where(
-            messages.c.message_id == message_id, messages.c.meeting_id.is_not(None)
+            messages.c.message_id == message_id, messages.c.meeting_id.is_not(None), self._mine(messages)
         )
         meeting_id = self.connection.scalar(query.limit(1))
         return None if meeting_id is None else self.get_meeting(meeting_id)

@@ -315,3 +315,38 @@ def test_doubts_are_kept_replaced_cleared_and_forgotten_with_the_contact(store: 
         tx.forget_contact(dan.id)
     with store.read() as tx:
         assert tx.doubts_of(meeting_id) == ()
+
+
+# -- owners --------------------------------------------------------------------------
+def test_two_owners_may_share_an_address_and_an_invite_and_each_sees_their_own(store: Store) -> None:
+    from mailflow.store import OwnerData
+
+    with store.transaction() as tx:
+        bea = tx.add_owner(OwnerData(name="Bea", addresses=("Bea@Example.com",), playbook={"x": 1}))
+        assert (bea.addresses, bea.playbook) == (("bea@example.com",), {"x": 1})
+        ana_ben = tx.upsert_contact("ben@example.net", "Ben")
+        ana_meeting = _meeting(tx, "shared@x", ana_ben.id)
+    with store.as_owner(bea.id).transaction() as tx:
+        bea_ben = tx.upsert_contact("ben@example.net", "Benjamin")
+        bea_meeting = _meeting(tx, "shared@x", bea_ben.id)
+        assert bea_ben.id != ana_ben.id and bea_meeting != ana_meeting
+        assert [c.id for c in tx.list_contacts()] == [bea_ben.id]
+        assert tx.find_meeting("shared@x").id == bea_meeting  # type: ignore[union-attr]
+        assert tx.get_meeting(ana_meeting) is None and tx.get_contact(ana_ben.id) is None
+        assert tx.owner().name == "Bea"
+    with store.read() as tx:
+        assert tx.find_contact("ben@example.net").name == "Ben"  # type: ignore[union-attr]
+        assert [m.id for m in tx.list_meetings()] == [ana_meeting]
+        assert [o.id for o in tx.list_owners()] == [1, bea.id]
+
+
+def test_saving_the_configured_owner_changes_the_row_only_when_something_changed(store: Store) -> None:
+    from mailflow.store import OwnerData
+
+    data = OwnerData(
+        name="Ana", addresses=("ana@example.org",), timezone="Europe/Berlin", drafts={"host": "h"}
+    )
+    with store.transaction() as tx:
+        assert tx.save_owner(1, data) is True
+        assert tx.save_owner(1, data) is False
+        assert tx.owner().drafts == {"host": "h"} and tx.owner().timezone == "Europe/Berlin"

@@ -20,6 +20,7 @@ def _contacts_with_a_team_column() -> Table:
         "contacts",
         MetaData(naming_convention=NAMING),
         Column("id", Integer, primary_key=True),
+        Column("owner_id", Integer, nullable=False, default=1),
         Column("team", Integer, nullable=False, default=1),
         Column("address", Clipped(320), nullable=False),
         Column("name", Text, nullable=False, default=""),
@@ -36,7 +37,7 @@ def _contacts_with_a_team_column() -> Table:
 
 
 COPIED = {
-    "id": "id", "team": "1", "address": "address", "name": "name", "names": "names",
+    "id": "id", "owner_id": "owner_id", "team": "1", "address": "address", "name": "name", "names": "names",
     "do_not_contact": "do_not_contact", "do_not_contact_reason": "do_not_contact_reason",
     "timezone": "timezone", "last_reply_at": "last_reply_at", "created_at": "created_at",
     "updated_at": "updated_at",
@@ -80,8 +81,8 @@ def test_a_rebuilt_parent_keeps_its_rows_and_its_children_keep_their_references(
     with store.transaction() as tx:  # the new unique constraint holds: one address, two teams
         tx.connection.execute(
             text(
-                "INSERT INTO contacts (team, address, name, names, do_not_contact, do_not_contact_reason, timezone,"
-                " created_at, updated_at) SELECT 2, address, name, names, do_not_contact, do_not_contact_reason,"
+                "INSERT INTO contacts (owner_id, team, address, name, names, do_not_contact, do_not_contact_reason,"
+                " timezone, created_at, updated_at) SELECT 1, 2, address, name, names, do_not_contact, do_not_contact_reason,"
                 " timezone, created_at, updated_at FROM contacts"
             )
         )

@@ -1,6 +1,6 @@
 """Migration 1 must not change once released.
 
-Migration 1 builds the tables of ``V1_TABLES`` in ``mailflow/store/schema_v1.py``,
+Migration 1 builds the tables of ``V1_TABLES`` in ``mailflow/store/schema_frozen.py``,
 a frozen copy: if one of them changed, a database created by an older mailflow
 would no longer match a fresh one, so this test pins their DDL.  A change to
 those tables goes into ``schema.py`` together with a migration that makes it
@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from mailflow.store.schema_v1 import V1_TABLES, metadata
+from mailflow.store.schema_frozen import V1_TABLES, metadata
 
 SNAPSHOT = Path(__file__).with_name("schema_v1.sql")
 
@@ -31,5 +31,5 @@ def _ddl() -> str:
 
 def test_schema_of_migration_1_is_unchanged() -> None:
     assert _ddl() == SNAPSHOT.read_text(), (
-        "schema_v1.py changed: migration 1 must build what it always built (see docstring)"
+        "schema_frozen.py changed: migration 1 must build what it always built (see docstring)"
     )

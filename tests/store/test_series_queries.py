@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect
 
-from mailflow.store import LATEST, MeetingData, Store, migrations
+from mailflow.store import LATEST, MeetingData, Store, migrations, schema_frozen
 from mailflow.store.migrations import MIGRATIONS
 from tests.store.conftest import T0
 
@@ -75,8 +75,12 @@ def test_a_version_1_database_gets_the_series_table_and_keeps_its_meetings(
     monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:1])
     monkeypatch.setattr(migrations, "LATEST", 1)
     assert old.upgrade() == [1]
-    with old.transaction() as tx:
-        tx.upsert_meeting(MeetingData(ical_uid="kept@x", start_at=T0, end_at=T0 + timedelta(hours=1)))
+    with old.transaction() as tx:  # written as version 1 wrote it (today's store writes later columns)
+        tx.connection.execute(
+            schema_frozen.meetings.insert().values(
+                ical_uid="kept@x", start_at=T0, end_at=T0 + timedelta(hours=1), created_at=T0, updated_at=T0
+            )
+        )
     assert "meeting_series" not in inspect(old.engine).get_table_names()
     monkeypatch.undo()
     assert old.upgrade() == list(range(2, LATEST + 1))

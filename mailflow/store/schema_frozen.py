@@ -1,8 +1,8 @@
-"""The tables as migration 1 created them, frozen: migration 1 builds exactly these, forever.
+"""Tables as the migration that created them made them, frozen: that migration builds exactly these, forever.
 
-``schema.py`` holds the tables as they are now; when a version 1 table changes there, a later
-migration changes existing databases, and this module keeps what version 1 was
-(``tests/store/test_schema_snapshot.py`` pins its DDL).  Never edit it.
+``schema.py`` holds the tables as they are now; when one of these changes there, a later migration
+changes existing databases, and this module keeps what the earlier version was
+(``tests/store/test_schema_snapshot.py`` pins version 1's DDL).  Never edit a table here.
 """
 
 from __future__ import annotations
@@ -200,3 +200,28 @@ daemon_state = Table(
 
 #: what migration 1 created
 V1_TABLES = (contacts, meetings, messages, cursors, steps, notes, attachments, daemon_state)
+
+#: ``owner_mail`` as migration 4 created it (migration 5 gave it an owner)
+owner_mail_v4 = Table(
+    "owner_mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Clipped(32), nullable=False),
+    Column("key", Clipped(200), nullable=False),
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), nullable=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=True),
+    Column("state", Clipped(16), nullable=False, default="pending"),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("in_reply_to", Clipped(1000), nullable=False, default=""),
+    Column("reference_ids", Text, nullable=False, default=""),
+    Column("message_id", Clipped(1000), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("receipt", Text, nullable=False, default=""),
+    Column("sent_at", UTCDateTime, nullable=True),
+    *_stamps(),
+    UniqueConstraint("key"),
+    _one_of("state", ("pending", "sending", "sent", "uncertain", "failed", "cancelled"), "state"),
+    Index(None, "state", "due_at"),
+    Index(None, "message_id"),
+)
