@@ -10,7 +10,6 @@ playbook overrides taken from the record; for owner 1 they are the configuration
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mailflow.config import Settings
 from mailflow.store import OwnerData, OwnerRow, Store
@@ -44,8 +43,12 @@ def sync_owner(store: Store, settings: Settings) -> None:
 
 
 def settings_for(settings: Settings, owner: OwnerRow) -> Settings:
-    """``settings`` as ``owner`` sees them: their ``[owner]``, templates folder and playbook overrides."""
-    if owner.id == CONFIGURED and owner_data(settings) == OwnerData(**_fields(owner)):
+    """``settings`` as ``owner`` sees them: their ``[owner]``, templates folder and playbook overrides.
+
+    Owner 1 is the configuration itself (its record is written from it at every start): its settings are
+    the configuration's, unchanged.
+    """
+    if owner.id == CONFIGURED:
         return settings
     section = settings.owner.model_copy(
         update={
@@ -66,7 +69,3 @@ def settings_for(settings: Settings, owner: OwnerRow) -> Settings:
     return settings.model_copy(
         update={"owner": section, "templates": templates, "playbook": playbook, "drafts": drafts}
     )
-
-
-def _fields(owner: OwnerRow) -> dict[str, Any]:
-    return {name: getattr(owner, name) for name in OwnerData.__dataclass_fields__}

@@ -38,6 +38,16 @@ def open_store() -> Iterator[Store]:
         store.close()
 
 
+def only_the_configured_owner(command: str) -> None:
+    """``sync`` and ``run`` read the configuration's mailbox, which is owner 1's (the team deployment gives
+    other owners theirs): refused for another owner rather than filing owner 1's mail as theirs."""
+    if state.owner_id != 1:
+        raise UsageError(
+            f"`{command}` reads the configured mailbox, which is owner 1's; owner {state.owner_id} has no mailbox "
+            "of their own yet: run it without --owner"
+        )
+
+
 def owner_zone() -> ZoneInfo:
     return settings().owner_zone()
 

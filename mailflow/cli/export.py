@@ -38,10 +38,10 @@ def export_ics(
     days: int = typer.Option(365, "--days", min=1, help="How many days ahead to include."),
 ) -> None:
     """One calendar of upcoming meetings and pending steps, for a calendar app to subscribe to."""
-    config = settings()
     now = clock.now()
     with open_store() as store, store.read() as tx:
         meetings, steps = feed_entries(tx, now, now + timedelta(days=days))
+    config = settings()  # after open_store: the chosen owner's (--owner)
     name = f"mailflow: {config.owner.name}" if config.owner.name else "mailflow"
     data = build_feed(
         meetings,
@@ -68,8 +68,8 @@ def export_json(
     ),
 ) -> None:
     """Every record of yours as one JSON document: contacts, meetings, steps, notes, files' names, mail."""
-    config = settings()
     with open_store() as store, store.read() as tx:
+        config = settings()  # after open_store: the chosen owner's (--owner)
         document = export_document(tx, config.owner, clock.now())
     data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     if path is None or str(path) == "-":
@@ -91,8 +91,8 @@ def export_csv(
     ),
 ) -> None:
     """Contacts and meetings as two CSV files for a spreadsheet (UTF-8, formulas neutralised)."""
-    zone = settings().owner_zone()
     with open_store() as store, store.read() as tx:
+        zone = settings().owner_zone()  # after open_store: the chosen owner's (--owner)
         contacts, meetings = contacts_table(tx, zone), meetings_table(tx, zone)
     folder = folder.expanduser()
     try:

@@ -56,8 +56,8 @@ def preview(
     """Print exactly what STEP would send for MEETING: headers, text, HTML as text, attachments."""
     if step not in STEPS:
         raise UsageError(f'"{step}" is not a step; the steps are {", ".join(STEPS)}')
-    config = settings()
     with open_store() as store:
+        config = settings()  # after open_store: the chosen owner's (--owner)
         with store.read() as tx:
             row = meeting_by_ref(tx, meeting)
             candidates = [s for s in tx.list_steps(row.id) if s.step == step]

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from mailflow.cli.app import app, handles_errors, out, print_json, settings
+from mailflow.cli.common import only_the_configured_owner
 from mailflow.config import Settings
 from mailflow.daemon import DaemonOptions, Stopper, run_forever, single_instance
 from mailflow.engine.cycle import CycleReport, Engine
@@ -37,6 +38,7 @@ def run(
 ) -> None:
     """Watch the mailbox and run the playbook (the daemon). Stop it with SIGTERM or Ctrl-C."""
     current = settings(required=True)
+    only_the_configured_owner("run")
     options = daemon_options(current)
     stopper = Stopper()
     store = Store.open(current.database_url())

@@ -21,8 +21,8 @@ from mailflow.text import one_line
 def status(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Last sync and dispatch, the next step due, failed or uncertain steps, the last error."""
     heartbeat = _heartbeat()
-    current = settings()
     with open_store() as store:
+        current = settings()  # after open_store: the chosen owner's (--owner)
         health = read_health(store)
         stale = stale_since(store, parse_duration(current.intake.stale_after))
         with store.read() as tx:

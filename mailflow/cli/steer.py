@@ -126,6 +126,10 @@ def _pause(ref: str | None, paused: bool, json_: bool) -> None:
     verb = "paused" if paused else "resumed"
     with open_store() as store, store.transaction() as tx:
         if ref is None:
+            if tx.owner_id != 1:  # the pause is the daemon's, and the daemon works for owner 1
+                raise UsageError(
+                    f"the whole-daemon pause is owner 1's; pause one of owner {tx.owner_id}'s meetings instead"
+                )
             tx.kv_set(PAUSED_KEY, "1" if paused else None)
             _done(json_, f"everything {verb}", paused=paused)
             return

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from mailflow.cli.app import app, err, handles_errors, out, print_json, settings
-from mailflow.cli.common import open_store
+from mailflow.cli.common import only_the_configured_owner, open_store
 from mailflow.engine.intake import Intake, SyncSummary, watch
 from mailflow.sources import open_source
 
@@ -35,6 +35,7 @@ def sync(
     until interrupted.
     """
     cfg = settings(required=True)
+    only_the_configured_owner("sync")
     with open_store() as store:
         source = open_source(cfg)
         try:

@@ -22,7 +22,7 @@ from mailflow.compose.outgoing import Outgoing, compose_step
 from mailflow.config import Settings
 from mailflow.engine.planning import occurrence_notes, occurrence_of
 from mailflow.errors import PermanentError
-from mailflow.owners import CONFIGURED
+from mailflow.owners import CONFIGURED, settings_for
 from mailflow.store import ContactRow, MeetingRow, StepRow, Store, StoreTx
 from mailflow.store.rows import NoteRow, OwnerRow
 
@@ -57,10 +57,13 @@ class StepRenderer:
     def compose(self, step: StepRow, message_id: str) -> Outgoing:
         with self.store.read() as tx:
             inputs = gather(tx, step, self.settings)
+            owner = tx.get_owner(inputs.meeting.owner_id)
+        # the meeting's owner's settings: their zone, availability, From, templates and playbook
+        settings = settings_for(self.settings, owner) if owner is not None else self.settings
         return compose_step(
             step.step,
             inputs.context,
-            self.settings,
+            settings,
             message_id=message_id,
             key=f"{step.meeting_id}/{step.step}/{step.occurrence}",
             in_reply_to=inputs.in_reply_to,

@@ -27,6 +27,7 @@ from mailflow.config import Settings
 from mailflow.engine.delivery_rules import backoff
 from mailflow.engine.outgoing import contact_info, meeting_info, new_message_id, owner_info
 from mailflow.errors import AuthError, ConfigError, MailflowError, PermanentError, StoreError, TransientError
+from mailflow.owners import settings_for
 from mailflow.sinks.base import MailSink
 from mailflow.sinks.factory import Sinks
 from mailflow.sinks.uncertain import DeliveryUncertain
@@ -217,13 +218,16 @@ class AcknowledgementRenderer:
             raise ValueError(f"owner mail {row.id}: no renderer for the kind {row.kind!r}")
         with self.store.read() as tx:
             found = _acknowledged(tx, row, self.settings)
+            owner = tx.get_owner(row.owner_id)
         if found is None:
             return None
         ctx, facts = found
         return compose_acknowledgement(
             ctx,
             facts,
-            self.settings,
+            settings_for(self.settings, owner)
+            if owner is not None
+            else self.settings,  # the owner's From, zone
             message_id=message_id,
             in_reply_to=row.in_reply_to,
             references=row.reference_ids,

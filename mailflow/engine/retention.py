@@ -74,11 +74,12 @@ def expire_daily(
     if keep is None or dry_run:
         return None
     with store.transaction() as tx:
-        last = _instant(tx.kv_get(LAST_RUN))
+        last_run = LAST_RUN if tx.owner_id == 1 else f"{LAST_RUN}/{tx.owner_id}"  # each owner's own day
+        last = _instant(tx.kv_get(last_run))
         if last is not None and timedelta(0) <= now - last < EVERY:
             return None
         found = _expire(tx, settings.data_folder(), keep, now, settings.owner.keep_files)
-        tx.kv_set(LAST_RUN, now.isoformat())
+        tx.kv_set(last_run, now.isoformat())
     return found
 
 

@@ -140,6 +140,11 @@ class OwnerRecordQueries(StepQueries):
         """
         if not kind or not key:
             raise ValueError("queue_owner_mail needs a kind and a key")
+        if meeting_id is not None:
+            self._require_meeting(meeting_id)
+        if contact_id is not None:
+            self._require_contact(contact_id)
+        key = f"{self.owner_id}/{key}"  # keys are unique across owners: each owner's are their own
         now = clock.now()
         values = {
             "kind": kind, "key": key, "meeting_id": meeting_id, "contact_id": contact_id, "state": "pending",

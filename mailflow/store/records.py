@@ -27,6 +27,10 @@ class RecordQueries(StepQueries):
     # -- messages ------------------------------------------------------
     def record_message(self, data: MessageData) -> tuple[MessageRow, bool]:
         """Log a message; (row, True) when new, (the existing row, False) when its ref was seen."""
+        if data.meeting_id is not None:
+            self._require_meeting(data.meeting_id)
+        if data.contact_id is not None:
+            self._require_contact(data.contact_id)
         values = {**_message_values(data), "owner_id": self.owner_id}
         if data.ref is None:
             new_id = one(self.connection.execute(messages.insert().values(**values)).inserted_primary_key)[0]
@@ -103,6 +107,10 @@ class RecordQueries(StepQueries):
     def link_message(
         self, message_row_id: int, *, meeting_id: int | None, contact_id: int | None = None
     ) -> bool:
+        if meeting_id is not None:
+            self._require_meeting(meeting_id)
+        if contact_id is not None:
+            self._require_contact(contact_id)
         return self._set(messages, message_row_id, meeting_id=meeting_id, contact_id=contact_id, stamp=False)
 
     def delete_message(self, message_row_id: int) -> bool:

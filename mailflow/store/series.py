@@ -25,6 +25,7 @@ class SeriesQueries(RecordQueries):
     def set_series(self, meeting_id: int, calendar: str, occurrence: str = "") -> None:
         """Keep ``calendar`` (the invite's calendar text) as the one this series' occurrences come from;
         ``occurrence``: the RECURRENCE-ID of the occurrence the meeting row stands for."""
+        self._require_meeting(meeting_id)
         values = {"calendar": calendar, "occurrence": occurrence, "updated_at": clock.now()}
         if not self._insert_ignore(meeting_series, {"meeting_id": meeting_id, **values}, ["meeting_id"]):
             self.connection.execute(
@@ -33,7 +34,9 @@ class SeriesQueries(RecordQueries):
 
     def series_occurrence(self, meeting_id: int) -> str | None:
         """The RECURRENCE-ID of the occurrence a followed series' row stands for ("" when not known)."""
-        query = select(meeting_series.c.occurrence).where(meeting_series.c.meeting_id == meeting_id)
+        query = select(meeting_series.c.occurrence).where(
+            meeting_series.c.meeting_id == meeting_id, meeting_series.c.meeting_id.in_(self._my_meeting_ids())
+        )
         found: str | None = self.connection.scalar(query)
         return found
 
@@ -65,7 +68,7 @@ class SeriesQueries(RecordQueries):
         """Stop following the series; with ``calendar``, only if that is still the kept one (new mail
         may have extended the series meanwhile).  New mail about it starts following it again."""
         c = meeting_series.c
-        where = c.meeting_id == meeting_id
+        where = and_(c.meeting_id == meeting_id, c.meeting_id.in_(self._my_meeting_ids()))
         if calendar is not None:
             where = and_(where, c.calendar == calendar)
         return bool(self.connection.execute(delete(meeting_series).where(where)).rowcount == 1)

@@ -238,7 +238,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         )
         self.connection.execute(
             update(messages)
-            .where(theirs)
+            .where(theirs, self._mine(messages))
             .values(
                 kind="forgotten",
                 sender="",
@@ -256,7 +256,8 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         self.connection.execute(delete(contact_notes).where(contact_notes.c.contact_id == contact_id))
         self.connection.execute(
             delete(owner_mail).where(
-                or_(owner_mail.c.contact_id == contact_id, owner_mail.c.meeting_id.in_(meeting_ids))
+                or_(owner_mail.c.contact_id == contact_id, owner_mail.c.meeting_id.in_(meeting_ids)),
+                self._mine(owner_mail),
             )
         )
         self.connection.execute(delete(meeting_doubts).where(meeting_doubts.c.meeting_id.in_(meeting_ids)))
@@ -265,7 +266,9 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         named = [
             meeting_id
             for meeting_id, calendar in self.connection.execute(
-                select(meeting_series.c.meeting_id, meeting_series.c.calendar)
+                select(meeting_series.c.meeting_id, meeting_series.c.calendar).where(
+                    meeting_series.c.meeting_id.in_(self._my_meeting_ids())
+                )
             )
             if contact.address in calendar_addresses(calendar)
         ]
@@ -285,6 +288,8 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         """
         if not data.ical_uid:
             raise ValueError("upsert_meeting needs an iCal UID; use create_request for a plain request")
+        if data.counterpart_id is not None:
+            self._require_contact(data.counterpart_id)
         values = {**_invite_values(data), **_new_meeting_values(data), **_timeline_values(data, new=True)}
         values["owner_id"] = self.owner_id
         inserted = self._insert_returning(meetings, values, ["owner_id", "ical_uid", "recurrence_id"])
@@ -319,6 +324,8 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         end_at: datetime | None = None,
     ) -> MeetingRow:
         """A meeting from a plain request (no invite yet): state "requested", no iCal UID."""
+        if counterpart_id is not None:
+            self._require_contact(counterpart_id)
         now = clock.now()
         values = {
             "ical_uid": None, "recurrence_id": "", "state": "requested", "summary": summary, "role": role,
@@ -411,6 +418,7 @@ class StoreTx(SeriesQueries, OwnerRecordQueries):
         return self._set(meetings, meeting_id, role=role, role_set_by_owner=by_owner)
 
     def set_counterpart(self, meeting_id: int, contact_id: int) -> bool:
+        self._require_contact(contact_id)
         return self._set(meetings, meeting_id, counterpart_id=contact_id, needs_counterpart=False)
 
     def set_confirmed(self, meeting_id: int, confirmed: bool = True) -> bool:

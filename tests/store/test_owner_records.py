@@ -84,7 +84,7 @@ def test_queue_owner_mail_stores_every_field(store: Store) -> None:
         assert row is not None
         assert tx.get_owner_mail(row.id) == row
     assert row == OwnerMailRow(
-        id=row.id, kind="acknowledge", key="acknowledge:12", meeting_id=meeting_id, contact_id=ana.id,
+        id=row.id, kind="acknowledge", key="1/acknowledge:12", meeting_id=meeting_id, contact_id=ana.id,
         state="pending", due_at=T0, in_reply_to="<fwd@owner>", reference_ids=("<a@x>", "<b@x>"),
         message_id=None, attempts=0, last_error="", receipt="", sent_at=None,
         created_at=T0 - HOUR, updated_at=T0 - HOUR,
@@ -108,7 +108,7 @@ def test_a_key_is_queued_once_ever_whatever_its_state(store: Store) -> None:
         assert _state(tx, first.id).reference_ids == ("<a@x>",)  # the existing row is unchanged
         assert _state(tx, cancelled.id).state == "cancelled"
     with store.read() as tx:
-        assert [m.key for m in tx.list_owner_mail()] == ["acknowledge:1", "acknowledge:2", "acknowledge:3"]
+        assert [m.key for m in tx.list_owner_mail()] == ["1/acknowledge:1", "1/acknowledge:2", "1/acknowledge:3"]
         assert tx.connection.scalar(select(func.count()).select_from(owner_mail)) == 3
         assert _state(tx, second.id).state == "pending"
 

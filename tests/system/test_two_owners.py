@@ -152,8 +152,12 @@ def test_each_owners_homework_brief_is_written_for_that_owner_from_that_owners_h
             with scoped.read() as tx:
                 step = tx.get_step(world["ids"][owner]["brief"])  # type: ignore[index]
             assert step is not None
-            text = StepRenderer(scoped, settings)(step, "<brief@x>").get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            message = StepRenderer(scoped, settings)(step, "<brief@x>")  # the configuration's settings...
+            text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             other = _other(world, owner)
+            # ...and yet written for the meeting's owner: their address and their time zone
+            assert ("bea@example.com" in str(message["To"])) == (owner != 1)
+            assert ("Asia/Seoul" in text) == (owner != 1) and ("Europe/Berlin" in text) == (owner == 1)
             assert SECRET[owner] in text and SECRET[other] not in text
             assert f"owner {other}" not in text and f"cv-for-{other}" not in text
             assert ("Bea" in text) == (owner != 1) and ("Ana" in text) == (owner == 1)
@@ -210,4 +214,62 @@ def test_a_file_both_owners_hold_stays_until_both_let_it_go(world: dict[str, obj
         assert not shared.exists()
     finally:
         clock.set_now(None)
+        store.close()
+
+
+# -- review findings: nothing of one owner reaches across to another -------------------------------------
+
+
+@pytest.mark.parametrize("command", [["sync", "--once"], ["run", "--once"]])
+def test_the_mailbox_commands_refuse_another_owner(world: dict[str, object], command: list[str]) -> None:
+    result = run_cli(["--config", str(world["config"]), "--owner", str(world["bea"]), *command])
+    assert result.exit_code == 2 and "owner 1's" in result.output and "Traceback" not in result.output
+
+
+def test_the_whole_daemon_pause_is_owner_ones(world: dict[str, object]) -> None:
+    result = run_cli(["--config", str(world["config"]), "--owner", str(world["bea"]), "pause"])
+    assert result.exit_code == 2 and "pause one of owner" in result.output
+
+
+def test_another_owners_feed_and_export_are_written_in_that_owners_name_and_zone(
+    world: dict[str, object],
+) -> None:
+    bea = int(world["bea"])  # type: ignore[call-overload]
+    feed = cli(world, bea, "export", "ics")
+    assert "X-WR-CALNAME:mailflow: Bea Kim" in feed and "Asia/Seoul" in feed and "Ana Lima" not in feed
+    document = json.loads(cli(world, bea, "export", "json"))
+    assert (document["owner"]["name"], document["owner"]["timezone"]) == ("Bea Kim", "Asia/Seoul")
+
+
+def test_no_write_under_another_owners_records_and_forget_stays_in_its_lane(world: dict[str, object]) -> None:
+    from mailflow.store import MessageData
+
+    bea = int(world["bea"])  # type: ignore[call-overload]
+    ids = world["ids"]
+    store = Store(str(world["url"]))
+    try:
+        with store.as_owner(bea).transaction() as tx:  # Bea follows a weekly series that names Ben
+            tx.set_series(ids[bea]["upcoming"], "ATTENDEE:mailto:ben@example.net", "")  # type: ignore[index]
+            queued = tx.queue_owner_mail("acknowledge", "acknowledge:<same@x>", due_at=NOW)
+        with store.transaction() as tx:  # owner 1's
+            theirs_meeting, theirs_contact = ids[bea]["upcoming"], ids[bea]["ben"]  # type: ignore[index]
+            for write in (
+                lambda: tx.create_request(theirs_contact),
+                lambda: tx.upsert_meeting(MeetingData(ical_uid="x@y", counterpart_id=theirs_contact)),
+                lambda: tx.set_counterpart(ids[1]["upcoming"], theirs_contact),  # type: ignore[index]
+                lambda: tx.record_message(MessageData(ref=None, direction="out", meeting_id=theirs_meeting)),
+                lambda: tx.set_series(theirs_meeting, "x", ""),
+                lambda: tx.queue_owner_mail("acknowledge", "k", due_at=NOW, meeting_id=theirs_meeting),
+            ):
+                with pytest.raises(LookupError):
+                    write()
+            assert tx.forget_series(theirs_meeting) is False and tx.series_occurrence(theirs_meeting) is None
+            # the same key is each owner's own
+            assert tx.queue_owner_mail("acknowledge", "acknowledge:<same@x>", due_at=NOW) is not None
+            tx.forget_contact(ids[1]["ben"])  # type: ignore[index]  # Ana forgets her Ben
+        with store.as_owner(bea).read() as tx:
+            assert tx.get_series(ids[bea]["upcoming"]) is not None  # type: ignore[index]  # Bea's series still followed
+            assert [m.id for m in tx.list_owner_mail()] == [queued.id]  # type: ignore[union-attr]
+            assert tx.find_contact(BEN) is not None
+    finally:
         store.close()
