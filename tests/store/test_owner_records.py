@@ -108,7 +108,11 @@ def test_a_key_is_queued_once_ever_whatever_its_state(store: Store) -> None:
         assert _state(tx, first.id).reference_ids == ("<a@x>",)  # the existing row is unchanged
         assert _state(tx, cancelled.id).state == "cancelled"
     with store.read() as tx:
-        assert [m.key for m in tx.list_owner_mail()] == ["1/acknowledge:1", "1/acknowledge:2", "1/acknowledge:3"]
+        assert [m.key for m in tx.list_owner_mail()] == [
+            "1/acknowledge:1",
+            "1/acknowledge:2",
+            "1/acknowledge:3",
+        ]
         assert tx.connection.scalar(select(func.count()).select_from(owner_mail)) == 3
         assert _state(tx, second.id).state == "pending"
 
