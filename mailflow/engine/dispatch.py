@@ -351,26 +351,34 @@ class Dispatcher:
         return self._uncertain(step, message_id, reason)
 
     def _look_for(self, message_id: str) -> tuple[str, str]:
-        """(where a copy was found, why a sink could not look); both "" when nowhere."""
-        unknown = ""
-        if not message_id:
-            return "", ""
-        for sink in self.sinks.distinct():
-            try:
-                if sink.find(message_id):
-                    return _WHERE_FOUND.get(sink.kind, sink.kind), ""
-            except (TransientError, ConfigError) as exc:  # may work next cycle: look again then
-                unknown = str(exc)
-            except MailflowError as exc:  # cannot look there (a login refused): that place cannot tell
-                log.warning("cannot look for %s in the %s sink: %s", message_id, sink.kind, exc)
-            except Exception as exc:  # a bug in a sink: it cannot tell now; never guess "sent" or "uncertain"
-                log.exception("looking for %s in the %s sink raised", message_id, sink.kind)
-                unknown = f"the {sink.kind} sink raised {type(exc).__name__}: {one_line(str(exc), 160)}"
-        return "", unknown
+        return look_for_copy(self.sinks, message_id)
 
     # -- checks ----------------------------------------------------------------
     def _sends_mail(self, step: StepRow) -> bool:
         return self.sinks.for_audience(self.settings.steps.audience(step.step), step.mode).kind != "drafts"
+
+
+def look_for_copy(sinks: Sinks, message_id: str) -> tuple[str, str]:
+    """(where a copy with ``message_id`` was found, why a sink could not look); both "" when nowhere.
+
+    Shared by the steps' and the owner mail's recovery: never guess "sent" or "uncertain" when a sink
+    that could tell cannot look now.
+    """
+    unknown = ""
+    if not message_id:
+        return "", ""
+    for sink in sinks.distinct():
+        try:
+            if sink.find(message_id):
+                return _WHERE_FOUND.get(sink.kind, sink.kind), ""
+        except (TransientError, ConfigError) as exc:  # may work next cycle: look again then
+            unknown = str(exc)
+        except MailflowError as exc:  # cannot look there (a login refused): that place cannot tell
+            log.warning("cannot look for %s in the %s sink: %s", message_id, sink.kind, exc)
+        except Exception as exc:  # a bug in a sink: it cannot tell now; never guess "sent" or "uncertain"
+            log.exception("looking for %s in the %s sink raised", message_id, sink.kind)
+            unknown = f"the {sink.kind} sink raised {type(exc).__name__}: {one_line(str(exc), 160)}"
+    return "", unknown
 
 
 @dataclass

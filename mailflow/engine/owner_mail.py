@@ -25,6 +25,7 @@ from mailflow.compose.acknowledge import RequestFacts, compose_acknowledgement
 from mailflow.compose.context import ComposeContext
 from mailflow.config import Settings
 from mailflow.engine.delivery_rules import backoff
+from mailflow.engine.dispatch import look_for_copy
 from mailflow.engine.outgoing import contact_info, meeting_info, new_message_id, owner_info
 from mailflow.errors import AuthError, ConfigError, MailflowError, PermanentError, StoreError, TransientError
 from mailflow.owners import settings_for
@@ -184,20 +185,9 @@ class OwnerMailer:
 
     def _resolve(self, row: OwnerMailRow, message_id: str, why: str) -> OwnerMailOutcome:
         """A row in ``sending`` whose fate is open: a copy makes it sent, else it is uncertain."""
-        unknown = ""
-        for sink in self.sinks.distinct() if message_id else []:
-            try:
-                if sink.find(message_id):
-                    return self._sent(
-                        row, message_id, f"found after a restart where the {sink.kind} sink delivers", None
-                    )
-            except (TransientError, ConfigError) as exc:
-                unknown = str(exc)
-            except MailflowError as exc:  # a refused login: that place cannot tell
-                log.warning("cannot look for %s in the %s sink: %s", message_id, sink.kind, exc)
-            except Exception as exc:  # a bug in a sink: it cannot tell now; never guess
-                log.exception("looking for %s in the %s sink raised", message_id, sink.kind)
-                unknown = f"the {sink.kind} sink raised {type(exc).__name__}"
+        where, unknown = look_for_copy(self.sinks, message_id)
+        if where:
+            return self._sent(row, message_id, f"found after a restart in {where}", None)
         if unknown:
             return _outcome(row, "unresolved", message_id, f"{why}; cannot look for it now: {unknown}")
         return self._uncertain(

@@ -326,7 +326,7 @@ def test_a_routine_killed_mid_send_is_resolved_from_sent_and_never_sends_twice(
     assert outcomes(report) == [state] and row.state == state
     assert row.message_id == claimed.message_id
     if state == "sent":
-        assert row.receipt == "found after a restart where the smtp sink delivers"
+        assert row.receipt == "found after a restart in the Sent folder"
     else:
         assert claimed.message_id in row.last_error and "check your inbox" in row.last_error
     assert len(live.smtp.messages) == arrived  # never sent again
