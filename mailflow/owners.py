@@ -37,9 +37,16 @@ def owner_data(settings: Settings) -> OwnerData:
 
 
 def sync_owner(store: Store, settings: Settings) -> None:
-    """Write the configuration's ``[owner]`` into owner 1's record (nothing when it is unchanged)."""
-    with store.as_owner(CONFIGURED).transaction() as tx:
-        tx.save_owner(CONFIGURED, owner_data(settings))
+    """Write the configuration's ``[owner]`` into owner 1's record (nothing when it is unchanged).
+
+    Read first: every command starts here, and a write transaction would wait for the daemon's writes.
+    """
+    data, owner = owner_data(settings), store.as_owner(CONFIGURED)
+    with owner.read() as tx:
+        if not tx.owner_differs(CONFIGURED, data):
+            return
+    with owner.transaction() as tx:
+        tx.save_owner(CONFIGURED, data)
 
 
 def settings_for(settings: Settings, owner: OwnerRow) -> Settings:

@@ -55,11 +55,16 @@ class OwnerRecordQueries(StepQueries):
         new_id = one(self.connection.execute(owners.insert().values(**values)).inserted_primary_key)[0]
         return one(self.get_owner(int(new_id)))
 
+    def owner_differs(self, owner_id: int, data: OwnerData) -> bool:
+        """Whether the owner's row is missing or says something else than ``data``."""
+        current = self.get_owner(owner_id)
+        return current is None or _differs(current, data)
+
     def save_owner(self, owner_id: int, data: OwnerData) -> bool:
         """Write ``data`` into the owner's row (the configuration's ``[owner]`` into owner 1, at every start);
         True when something changed."""
         current = self.get_owner(owner_id)
-        if current is not None and OwnerData(**_owner_values_of(current)) == data:
+        if current is not None and not _differs(current, data):
             return False
         values = {**_owner_values(data), "updated_at": clock.now()}
         if current is None:
@@ -285,8 +290,8 @@ def _owner_values(data: OwnerData) -> dict[str, Any]:
     }
 
 
-def _owner_values_of(row: OwnerRow) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _OWNER_FIELDS}
+def _differs(row: OwnerRow, data: OwnerData) -> bool:
+    return OwnerData(**{name: getattr(row, name) for name in _OWNER_FIELDS}) != data
 
 
 def _owner(row: Any) -> OwnerRow:

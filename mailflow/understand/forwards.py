@@ -242,12 +242,6 @@ def _forward_at(text: str, start: int, end: int, style: str) -> Forward | None:
     )
 
 
-def headers_block(text: str) -> Forward | None:
-    """An Outlook-style block with no marker: a From line followed by a Sent/Date line."""
-    lines = _normalised(text).split("\n")
-    return next((f for _, f in _bare_blocks(lines) if f is not None and f.sender is not None), None)
-
-
 def _bare_blocks(lines: list[str]) -> list[tuple[int, Forward | None]]:
     """Marker-less header blocks: the first readable one (From, Date, and Subject or To) and any header-shaped
     block before it, as (line index, forward); an unreadable block is a forward that names nobody."""
